@@ -1,0 +1,1 @@
+"""ComponentResources of griddb-todo and the typed stack settings they are built from."""

@@ -1,0 +1,141 @@
+"""AuthService: the token issuer, its signing key and its accounts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pulumi_tls as tls
+
+from components import workload
+
+NAME = "auth"
+PORT = 2828
+SIGNING_DIR = "/etc/griddb-todo/auth/signing"
+ACCOUNTS_DIR = "/etc/griddb-todo/auth/accounts"
+
+
+@dataclass(frozen=True)
+class AuthServiceArgs:
+    namespace: pulumi.Input[str]
+    image: pulumi.Input[str]
+    accounts: tuple[str, ...]  # a password is generated for each
+    password_hashes: Optional[pulumi.Input[dict[str, str]]]  # given by the user (secret)
+    issuer: str
+    audience: str
+    token_ttl_seconds: int
+    clients: tuple[str, ...]  # names of the workloads allowed to reach auth
+
+
+class AuthService(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    # {account: password} for the generated accounts; a secret output.
+    passwords: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: AuthServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("griddb-todo:index:AuthService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Generated once per stack and kept, encrypted, in the state. ES256: web verifies
+        # with the public half published as JWKS, so web never holds a signing secret.
+        signing_key = tls.PrivateKey(f"{name}-signing-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        passwords = {
+            account: random.RandomPassword(f"{name}-password-{account}", length=20, special=False, opts=child)
+            for account in args.accounts
+        }
+        # Only hashes reach the cluster; the clear passwords stay in the state as secrets.
+        generated_hashes = pulumi.Output.all(**{a: p.bcrypt_hash for a, p in passwords.items()})
+        accounts_json = pulumi.Output.all(generated_hashes, args.password_hashes or {}).apply(
+            lambda parts: json.dumps({**parts[1], **parts[0]}, sort_keys=True)
+        )
+
+        labels = workload.labels(NAME, "auth-server")
+        # Immutable and auto-named: a new key or account list makes a new Secret and rolls auth.
+        signing_secret = k8s.core.v1.Secret(
+            f"{name}-signing-key",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
+            string_data={"private.pem": signing_key.private_key_pem},
+            immutable=True,
+            opts=child,
+        )
+        accounts_secret = k8s.core.v1.Secret(
+            f"{name}-accounts",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
+            string_data={"accounts.json": pulumi.Output.secret(accounts_json)},
+            immutable=True,
+            opts=child,
+        )
+
+        tmp, tmp_mount = workload.tmp_volume()
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=workload.selector(NAME)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=workload.pod_security_context(),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name=NAME,
+                                image=args.image,
+                                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT)],
+                                env=[
+                                    k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
+                                    k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
+                                    k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
+                                    k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=str(args.token_ttl_seconds)),
+                                    k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
+                                    k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
+                                ],
+                                volume_mounts=[
+                                    k8s.core.v1.VolumeMountArgs(name="signing-key", mount_path=SIGNING_DIR, read_only=True),
+                                    k8s.core.v1.VolumeMountArgs(name="accounts", mount_path=ACCOUNTS_DIR, read_only=True),
+                                    tmp_mount,
+                                ],
+                                security_context=workload.container_security_context(),
+                                resources=workload.resources("50m", "96Mi", "500m", "256Mi"),
+                                readiness_probe=workload.http_probe("/readyz", "http", period=5),
+                                liveness_probe=workload.http_probe("/healthz", "http", period=15),
+                            )
+                        ],
+                        volumes=[
+                            # 0440 + fsGroup: readable by the service's group, nobody else.
+                            k8s.core.v1.VolumeArgs(
+                                name="signing-key",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=signing_secret.metadata.name, default_mode=0o440),
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="accounts",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=accounts_secret.metadata.name, default_mode=0o440),
+                            ),
+                            tmp,
+                        ],
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=workload.selector(NAME),
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
+        workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)
+
+        self.url = pulumi.Output.concat("http://", service.metadata.name, ":", str(PORT))
+        self.passwords = pulumi.Output.secret(pulumi.Output.all(**{a: p.result for a, p in passwords.items()}))
+        self.register_outputs({"url": self.url, "passwords": self.passwords})

@@ -1,0 +1,250 @@
+"""GridDbNode: one GridDB Community Edition node (FIXED_LIST, one member) and its storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import workload
+
+NAME = "griddb"
+TRANSACTION_PORT = 10001
+# The image keeps data/ and txnlog/ under this directory (docs/interfaces.md): both must
+# survive a new container, or GridDB refuses to start (RM_CP_FILE_WITH_NO_LOG_FILE).
+STORAGE_MOUNT = "/var/lib/gridstore/storage"
+# Long enough for the clean shutdown (stop cluster, then node, with its checkpoint).
+TERMINATION_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class GridDbNodeArgs:
+    namespace: pulumi.Input[str]
+    image: pulumi.Input[str]
+    cluster_name: str
+    replicas: int  # 0 parks the node (claim and data stay), 1 runs it
+    username: str
+    password: Optional[pulumi.Input[str]]  # None: generate one
+    log_write_mode: int
+    storage_size: str
+    storage_class: Optional[str]
+    host_path: Optional[str]  # set: a hostPath PersistentVolume (k3s); None: dynamic provisioning
+    protect_data: bool
+    clients: tuple[str, ...]  # names of the workloads allowed to reach port 10001
+
+
+class GridDbNode(pulumi.ComponentResource):
+    host: pulumi.Output[str]
+    port: int
+    cluster_name: str
+    credentials_secret_name: pulumi.Output[str]
+    claim_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GridDbNodeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("griddb-todo:index:GridDbNode", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # The data outlives `pulumi destroy` when the stack says so.
+        data_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_data)
+
+        password = args.password
+        if password is None:
+            # Letters and digits only: the password goes into GridDB's config files.
+            password = random.RandomPassword(f"{name}-admin-password", length=24, special=False, opts=child).result
+
+        credentials = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=workload.labels(NAME, "database")),
+            string_data={"username": args.username, "password": password},
+            # Immutable and auto-named: a new password makes a new Secret, and the Deployments
+            # that read it roll, instead of pods silently keeping the old value.
+            immutable=True,
+            opts=child,
+        )
+
+        volume = None
+        if args.host_path is not None:
+            volume = self._host_path_volume(name, args, data_opts)
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="griddb-data",
+                namespace=args.namespace,
+                labels=workload.labels(NAME, "database"),
+                # A claim on a WaitForFirstConsumer class binds only once the pod exists: do
+                # not make the Deployment wait for a bound claim it is itself needed for.
+                annotations={"pulumi.com/skipAwait": "true"} if volume is None else None,
+            ),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=args.storage_class,
+                volume_name=volume.metadata.name if volume is not None else None,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": args.storage_size}),
+            ),
+            opts=data_opts,
+        )
+
+        deployment = self._deployment(name, args, credentials, claim, child)
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAME,
+                namespace=args.namespace,
+                labels=workload.labels(NAME, "database"),
+                # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.
+                annotations={"pulumi.com/skipAwait": "true"} if args.replicas == 0 else None,
+            ),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                # ClusterIP only: the node hands clients its pod IP, which only in-cluster
+                # clients can reach.
+                type="ClusterIP",
+                selector=workload.selector(NAME),
+                ports=[k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction")],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
+        workload.ingress_policy(
+            f"{name}-ingress", args.namespace, NAME, TRANSACTION_PORT, list(args.clients), child
+        )
+
+        self.host = service.metadata.name
+        self.port = TRANSACTION_PORT
+        self.cluster_name = args.cluster_name
+        self.credentials_secret_name = credentials.metadata.name
+        self.claim_name = claim.metadata.name
+        self.register_outputs({
+            "host": self.host,
+            "port": self.port,
+            "clusterName": self.cluster_name,
+            "credentialsSecretName": self.credentials_secret_name,
+            "claimName": self.claim_name,
+        })
+
+    def _host_path_volume(self, name: str, args: GridDbNodeArgs, opts: pulumi.ResourceOptions):
+        # PersistentVolumes are cluster-wide: the namespace in the name keeps stacks apart.
+        pv_name = pulumi.Output.concat(args.namespace, "-griddb-data")
+        return k8s.core.v1.PersistentVolume(
+            f"{name}-volume",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=pv_name, labels=workload.labels(NAME, "database")),
+            spec=k8s.core.v1.PersistentVolumeSpecArgs(
+                capacity={"storage": args.storage_size},
+                access_modes=["ReadWriteOnce"],
+                # Retain: deleting the claim never deletes GridDB's files.
+                persistent_volume_reclaim_policy="Retain",
+                # The same explicit class as the claim, so k3s' default local-path class
+                # does not provision a different volume for it.
+                storage_class_name=args.storage_class,
+                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=args.host_path, type="DirectoryOrCreate"),
+                # Reserved for our claim: no other claim can take it.
+                claim_ref=k8s.core.v1.ObjectReferenceArgs(namespace=args.namespace, name="griddb-data"),
+            ),
+            opts=opts,
+        )
+
+    def _deployment(self, name, args: GridDbNodeArgs, credentials, claim, opts) -> k8s.apps.v1.Deployment:
+        def secret_env(env: str, key: str) -> k8s.core.v1.EnvVarArgs:
+            return k8s.core.v1.EnvVarArgs(
+                name=env,
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=credentials.metadata.name, key=key)
+                ),
+            )
+
+        def empty_dir(volume: str) -> k8s.core.v1.VolumeArgs:
+            return k8s.core.v1.VolumeArgs(name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
+
+        storage_mount = k8s.core.v1.VolumeMountArgs(name="storage", mount_path=STORAGE_MOUNT)
+        ready = k8s.core.v1.ExecActionArgs(command=["griddb-ready"])
+        return k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=workload.labels(NAME, "database")),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                # Recreate: the old pod is gone before the new one starts, so two GridDB
+                # processes never open the same ReadWriteOnce volume (a rolling update would
+                # deadlock on it or corrupt it).
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=workload.selector(NAME)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=workload.labels(NAME, "database")),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
+                        security_context=workload.pod_security_context(),
+                        init_containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="prepare-volume",
+                                image=args.image,
+                                command=["griddb-prepare-volume"],
+                                # hostPath directories are created root-owned and fsGroup does
+                                # not apply to them: this step runs as root with only CHOWN
+                                # and FOWNER to hand data/ and txnlog/ to the GridDB user.
+                                security_context=workload.container_security_context(
+                                    add_capabilities=["CHOWN", "FOWNER"], run_as_root=True
+                                ),
+                                volume_mounts=[storage_mount],
+                                resources=workload.resources("50m", "32Mi", "200m", "64Mi"),
+                            )
+                        ],
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="griddb",
+                                image=args.image,
+                                ports=[
+                                    k8s.core.v1.ContainerPortArgs(name="transaction", container_port=TRANSACTION_PORT),
+                                    k8s.core.v1.ContainerPortArgs(name="cluster", container_port=10010),
+                                    k8s.core.v1.ContainerPortArgs(name="sync", container_port=10020),
+                                    k8s.core.v1.ContainerPortArgs(name="system", container_port=10040),
+                                    k8s.core.v1.ContainerPortArgs(name="sql", container_port=20001),
+                                ],
+                                env=[
+                                    k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.cluster_name),
+                                    k8s.core.v1.EnvVarArgs(name="NOTIFICATION_MEMBER", value="1"),
+                                    secret_env("GRIDDB_USERNAME", "username"),
+                                    secret_env("GRIDDB_PASSWORD", "password"),
+                                    # Read on every start: the config never keeps a stale pod IP.
+                                    k8s.core.v1.EnvVarArgs(
+                                        name="POD_IP",
+                                        value_from=k8s.core.v1.EnvVarSourceArgs(
+                                            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
+                                        ),
+                                    ),
+                                    k8s.core.v1.EnvVarArgs(name="GRIDDB_LOG_WRITE_MODE", value=str(args.log_write_mode)),
+                                ],
+                                volume_mounts=[
+                                    storage_mount,
+                                    k8s.core.v1.VolumeMountArgs(name="conf", mount_path="/var/lib/gridstore/conf"),
+                                    k8s.core.v1.VolumeMountArgs(name="log", mount_path="/var/lib/gridstore/log"),
+                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                                ],
+                                security_context=workload.container_security_context(),
+                                resources=workload.resources("250m", "768Mi", "1", "1536Mi"),
+                                # The server listens before it has joined its cluster, so a TCP
+                                # check says ready too early: gs_stat's MASTER status is honest.
+                                startup_probe=k8s.core.v1.ProbeArgs(exec_=ready, period_seconds=5, timeout_seconds=10, failure_threshold=60),
+                                readiness_probe=k8s.core.v1.ProbeArgs(exec_=ready, period_seconds=10, timeout_seconds=10, failure_threshold=3),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="transaction"),
+                                    period_seconds=20,
+                                    timeout_seconds=5,
+                                    failure_threshold=3,
+                                ),
+                            )
+                        ],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="storage",
+                                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name),
+                            ),
+                            empty_dir("conf"),
+                            empty_dir("log"),
+                            empty_dir("tmp"),
+                        ],
+                    ),
+                ),
+            ),
+            opts=opts,
+        )
