@@ -1,0 +1,32 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import harness  # noqa: E402
+
+# What a user of Pulumi.cloud.yaml fills in for the CHANGE-ME placeholders.
+CLOUD_FILLED_IN = {
+    "kubeContext": "prod-cluster",
+    "registry": "registry.example.com/acme",
+    "registryUsername": "robot",
+    "griddbStorageClass": "standard-rwo",
+}
+CLOUD_SECRETS = {"registryPassword": "registry-token-for-tests"}
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> harness.ProgramRun:
+    return harness.run_program("dev")
+
+
+@pytest.fixture(scope="session")
+def cloud_run() -> harness.ProgramRun:
+    return harness.run_program("cloud", CLOUD_FILLED_IN, CLOUD_SECRETS)
+
+
+@pytest.fixture(scope="session", params=["dev", "cloud"])
+def any_run(request, dev_run, cloud_run) -> harness.ProgramRun:
+    return dev_run if request.param == "dev" else cloud_run

@@ -1,0 +1,226 @@
+"""Runs the whole Pulumi program (`__main__.py`) under Pulumi's mocks and records what it registers.
+
+No CLI, cluster or Docker engine: the mock monitor stands in for the engine. Config comes from
+Pulumi.yaml's declared defaults overlaid with a stack file, as the CLI would merge them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "griddb-todo"
+# A documentation-range address (RFC 5737): only ever a string in these tests.
+MOCK_LOAD_BALANCER_IP = "198.51.100.7"
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict
+    custom: bool
+    parent: str
+    protect: bool
+    dependencies: list[str]
+    provider: str
+    secret_paths: set[str] = field(default_factory=set)
+    outputs: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.inputs.get("kind", "")
+
+    @property
+    def metadata(self) -> dict:
+        return self.inputs.get("metadata", {})
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered]
+    outputs: dict
+    secret_outputs: set[str]
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Registered:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        assert len(found) == 1, f"expected one {type_} named {name}, found {len(found)}"
+        return found[0]
+
+    def k8s_objects(self) -> list[Registered]:
+        return [r for r in self.resources if r.type.startswith("kubernetes:") and r.custom and "kind" in r.inputs]
+
+    def kube(self, kind: str, name: str) -> Registered:
+        found = [r for r in self.k8s_objects() if r.kind == kind and r.outputs["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one {kind}/{name}, found {[r.name for r in found]}"
+        return found[0]
+
+
+def _secret_paths(value: Any, path: str = "") -> set[str]:
+    """Paths of the secret-wrapped values in a serialized property struct."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return {path or "."}
+        for key, inner in value.items():
+            found |= _secret_paths(inner, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found |= _secret_paths(inner, f"{path}[{index}]")
+    return found
+
+
+def _struct_to_python(struct) -> Any:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(struct)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Gives each provider's computed outputs a plausible value and records nothing itself."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        token = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
+        if args.typ == "docker:index/image:Image":
+            repository = args.inputs["imageName"].rsplit(":", 1)[0]
+            outputs["repoDigest"] = f"{repository}@sha256:{token}"
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"mock-password-{token[:12]}"
+            outputs["bcryptHash"] = "$2a$10$" + (token + token)[:53]
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            outputs["privateKeyPem"] = f"mock-ecdsa-p256-private-key-{token[:12]}"
+            outputs["publicKeyPem"] = f"mock-ecdsa-p256-public-key-{token[:12]}"
+        elif args.typ.startswith("kubernetes:") and "kind" in args.inputs:
+            metadata = dict(outputs.get("metadata") or {})
+            # The provider auto-names objects without metadata.name: name plus a suffix.
+            metadata.setdefault("name", f"{args.name}-{token[:8]}")
+            outputs["metadata"] = metadata
+            if args.inputs["kind"] == "Service" and args.inputs.get("spec", {}).get("type") == "LoadBalancer":
+                outputs["status"] = {"loadBalancer": {"ingress": [{"ip": MOCK_LOAD_BALANCER_IP}]}}
+        return [f"{args.name}-id", outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, plus a record of every registration as the engine would see it."""
+
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+        self.stack_outputs: Optional[dict] = None
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = _struct_to_python(request.object)
+            state = self.resources[response.urn].state if response.urn in self.resources else {}
+            self.registered.append(
+                Registered(
+                    type=request.type,
+                    name=request.name,
+                    inputs=rpc_plain(rpc.deserialize_properties(request.object)),
+                    custom=request.custom,
+                    parent=request.parent,
+                    protect=bool(request.protect),
+                    dependencies=list(request.dependencies),
+                    provider=request.provider,
+                    secret_paths=_secret_paths(raw),
+                    outputs=state,
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn.endswith(f"::pulumi:pulumi:Stack::{PROJECT}-" + pulumi.get_stack()):
+            self.stack_outputs = _struct_to_python(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Pulumi.yaml defaults overlaid with Pulumi.<stack>.yaml, keys without the project prefix."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    values = {key: spec["default"] for key, spec in project["config"].items() if "default" in spec}
+    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    for key, value in (stack_file.get("config") or {}).items():
+        values[key.split(":", 1)[1]] = value
+    values.update(overrides or {})
+    return values
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def run_program(
+    stack: str,
+    overrides: Optional[dict[str, Any]] = None,
+    secrets: Optional[dict[str, str]] = None,
+) -> ProgramRun:
+    """Run __main__.py for `stack`. `secrets` are set as secret config (as `config set --secret`)."""
+    config = stack_config(stack, overrides)
+    config.update(secrets or {})
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    # set_mocks made a root stack for tests of single resources; run_in_stack makes its own,
+    # as the language host does, and registers the program's exports on it.
+    runtime_settings.set_root_resource(None)
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{k}": _as_config_string(v) for k, v in config.items() if v is not None},
+        [f"{PROJECT}:{k}" for k in (secrets or {})],
+    )
+    previous_cwd = os.getcwd()
+    os.chdir(ROOT)  # the CLI runs the program from the project directory
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+    except Exception as error:
+        # Tests of bad config check that nothing was registered before the program stopped.
+        error.registered = monitor.registered  # type: ignore[attr-defined]
+        raise
+    finally:
+        os.chdir(previous_cwd)
+    outputs = monitor.stack_outputs or {}
+    return ProgramRun(
+        resources=monitor.registered,
+        outputs=rpc_plain(outputs),
+        secret_outputs={k for k, v in outputs.items() if _secret_paths(v)},
+    )
+
+
+def rpc_plain(value: Any) -> Any:
+    """Strip secret wrappers from a serialized struct, keeping the values."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return rpc_plain(value.get("value"))
+        return {k: rpc_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rpc_plain(v) for v in value]
+    return value

@@ -1,0 +1,356 @@
+"""The resource graph each shipped stack produces: what a user relies on once it is deployed."""
+
+import pytest
+
+from harness import ProgramRun
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+PV_TYPE = "kubernetes:core/v1:PersistentVolume"
+IMAGE_TYPE = "docker:index/image:Image"
+
+
+def pod_spec(run: ProgramRun, name: str) -> dict:
+    return run.kube("Deployment", name).inputs["spec"]["template"]["spec"]
+
+
+def container(run: ProgramRun, deployment: str, name: str = None) -> dict:
+    containers = pod_spec(run, deployment)["containers"]
+    return next(c for c in containers if c["name"] == (name or deployment))
+
+
+def env(c: dict) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def resolve_target_port(run: ProgramRun, service: str) -> int:
+    """The container port a Service really sends traffic to."""
+    spec = run.kube("Service", service).inputs["spec"]
+    target = spec["ports"][0]["targetPort"]
+    if isinstance(target, int):
+        return target
+    pods = [d for d in run.k8s_objects() if d.kind == "Deployment"
+            and d.inputs["spec"]["selector"]["matchLabels"] == spec["selector"]]
+    assert len(pods) == 1, f"service {service} selects {len(pods)} deployments"
+    ports = [p for c in pods[0].inputs["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
+    matching = [p["containerPort"] for p in ports if p.get("name") == target]
+    assert len(matching) == 1, f"targetPort {target!r} of {service} names no container port"
+    return matching[0]
+
+
+# --- storage -----------------------------------------------------------------------------
+
+def test_k3s_stack_has_a_hostpath_volume_reserved_for_the_claim(dev_run):
+    (pv,) = dev_run.of_type(PV_TYPE)
+    spec = pv.inputs["spec"]
+    assert spec["hostPath"] == {"path": "/var/lib/griddb-todo/dev/griddb", "type": "DirectoryOrCreate"}
+    assert spec["persistentVolumeReclaimPolicy"] == "Retain"
+    assert spec["storageClassName"] == "griddb-hostpath"
+    assert spec["capacity"] == {"storage": "2Gi"}
+    assert spec["claimRef"] == {"namespace": "griddb-todo-dev", "name": "griddb-data"}
+
+
+def test_cloud_stack_has_no_hostpath_volume(cloud_run):
+    assert cloud_run.of_type(PV_TYPE) == []
+
+
+def test_k3s_claim_binds_the_hostpath_volume_with_the_same_class(dev_run):
+    claim = dev_run.kube("PersistentVolumeClaim", "griddb-data").inputs["spec"]
+    (pv,) = dev_run.of_type(PV_TYPE)
+    assert claim["storageClassName"] == pv.inputs["spec"]["storageClassName"] == "griddb-hostpath"
+    assert claim["volumeName"] == pv.outputs["metadata"]["name"] == "griddb-todo-dev-griddb-data"
+    assert claim["resources"]["requests"] == {"storage": "2Gi"}
+    assert claim["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_cloud_claim_uses_the_dynamic_class(cloud_run):
+    claim = cloud_run.kube("PersistentVolumeClaim", "griddb-data").inputs["spec"]
+    assert claim["storageClassName"] == "standard-rwo"
+    assert "volumeName" not in claim
+    assert claim["resources"]["requests"] == {"storage": "10Gi"}
+
+
+def test_griddb_keeps_data_and_transaction_logs_on_the_claim(any_run):
+    spec = pod_spec(any_run, "griddb")
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container(any_run, "griddb")["volumeMounts"]}
+    storage = mounts["/var/lib/gridstore/storage"]
+    assert volumes[storage]["persistentVolumeClaim"]["claimName"] == "griddb-data"
+    # The volume-preparing init step sees the same volume at the same path.
+    (init,) = spec["initContainers"]
+    assert {"name": storage, "mountPath": "/var/lib/gridstore/storage"} in init["volumeMounts"]
+
+
+def test_griddb_can_never_run_twice_on_its_volume(any_run):
+    deployment = any_run.kube("Deployment", "griddb").inputs["spec"]
+    assert deployment["replicas"] == 1
+    assert deployment["strategy"] == {"type": "Recreate"}
+
+
+def test_data_is_protected_on_cloud_only(dev_run, cloud_run):
+    def protected(run):
+        return sorted(r.kind for r in run.k8s_objects() if r.protect)
+
+    assert protected(dev_run) == []
+    assert protected(cloud_run) == ["Namespace", "PersistentVolumeClaim"]
+
+
+# --- configuration of the workloads ----------------------------------------------------------
+
+def test_griddb_environment(any_run):
+    values = env(container(any_run, "griddb"))
+    secret = any_run.kube("Secret", values["GRIDDB_PASSWORD"]["secretKeyRef"]["name"])
+    assert values["NOTIFICATION_MEMBER"] == "1"
+    assert values["GRIDDB_CLUSTER_NAME"] == "myCluster"
+    assert values["GRIDDB_LOG_WRITE_MODE"] == "0"
+    assert values["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert values["GRIDDB_USERNAME"] == {"secretKeyRef": {"name": secret.outputs["metadata"]["name"], "key": "username"}}
+    assert values["GRIDDB_PASSWORD"]["secretKeyRef"]["key"] == "password"
+    assert secret.inputs["stringData"]["username"] == "admin"
+
+
+def test_web_finds_auth_and_griddb_by_service_name(any_run):
+    values = env(container(any_run, "web"))
+    griddb_secret = env(container(any_run, "griddb"))["GRIDDB_PASSWORD"]["secretKeyRef"]["name"]
+    assert values["AUTH_URL"] == "http://auth:2828"
+    assert values["GRIDDB_NOTIFICATION_MEMBER"] == "griddb:10001"
+    assert values["GRIDDB_CLUSTER_NAME"] == "myCluster"
+    assert values["TODO_STORE"] == "griddb"
+    assert values["GRIDDB_PASSWORD"]["secretKeyRef"] == {"name": griddb_secret, "key": "password"}
+    assert values["TOKEN_ISSUER"] == env(container(any_run, "auth"))["TOKEN_ISSUER"]
+    assert values["TOKEN_AUDIENCE"] == env(container(any_run, "auth"))["TOKEN_AUDIENCE"]
+
+
+def test_auth_reads_its_key_and_accounts_from_mounted_secrets(any_run):
+    values = env(container(any_run, "auth"))
+    spec = pod_spec(any_run, "auth")
+    mounts = {m["name"]: m for m in container(any_run, "auth")["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    key_mount = mounts["signing-key"]
+    assert values["AUTH_SIGNING_KEY_FILE"] == key_mount["mountPath"] + "/private.pem"
+    assert key_mount["readOnly"] is True
+    key_secret = any_run.kube("Secret", volumes["signing-key"]["secret"]["secretName"])
+    assert "private.pem" in key_secret.inputs["stringData"]
+    accounts_secret = any_run.kube("Secret", volumes["accounts"]["secret"]["secretName"])
+    assert values["AUTH_ACCOUNTS_FILE"] == mounts["accounts"]["mountPath"] + "/accounts.json"
+    assert "accounts.json" in accounts_secret.inputs["stringData"]
+    # The signing key is mounted into auth only.
+    for other in ("web", "griddb"):
+        names = [v.get("secret", {}).get("secretName") for v in pod_spec(any_run, other)["volumes"]]
+        assert key_secret.outputs["metadata"]["name"] not in names
+
+
+def test_accounts_secret_holds_hashes_never_passwords(dev_run):
+    import json
+
+    accounts = json.loads(dev_run.kube("Secret", _secret_name(dev_run, "auth", "accounts")).inputs["stringData"]["accounts.json"])
+    assert list(accounts) == ["demo"]
+    assert accounts["demo"].startswith("$2a$10$")
+    assert dev_run.outputs["accountPasswords"]["demo"] not in json.dumps(accounts)
+
+
+def _secret_name(run, deployment, volume):
+    return next(v["secret"]["secretName"] for v in pod_spec(run, deployment)["volumes"] if v["name"] == volume)
+
+
+# --- ports and services -------------------------------------------------------------------
+
+def test_web_service_sends_traffic_to_the_port_the_server_listens_on(any_run):
+    web = container(any_run, "web")
+    listening = int(env(web)["WEB_PORT"])
+    assert resolve_target_port(any_run, "web") == listening == 8080
+
+
+def test_service_types_and_ports(any_run):
+    ports = {}
+    for name in ("griddb", "auth", "web"):
+        spec = any_run.kube("Service", name).inputs["spec"]
+        ports[name] = (spec["type"], spec["ports"][0]["port"], resolve_target_port(any_run, name))
+    assert ports == {
+        "griddb": ("ClusterIP", 10001, 10001),
+        "auth": ("ClusterIP", 2828, 2828),
+        "web": ("LoadBalancer", 8080, 8080),
+    }
+    assert int(env(container(any_run, "auth"))["AUTH_PORT"]) == 2828
+
+
+def test_url_output_is_the_load_balancer_address(any_run):
+    from harness import MOCK_LOAD_BALANCER_IP
+
+    assert any_run.outputs["url"] == f"http://{MOCK_LOAD_BALANCER_IP}:8080"
+
+
+# --- probes, resources, hardening ---------------------------------------------------------
+
+def all_containers(run):
+    for deployment in run.k8s_objects():
+        if deployment.kind == "Deployment":
+            spec = deployment.inputs["spec"]["template"]["spec"]
+            for c in spec.get("initContainers", []):
+                yield deployment, c, True
+            for c in spec["containers"]:
+                yield deployment, c, False
+
+
+def test_every_container_has_probes_and_resource_bounds(any_run):
+    checked = 0
+    for _, c, is_init in all_containers(any_run):
+        assert set(c["resources"]) == {"requests", "limits"}, c["name"]
+        assert {"cpu", "memory"} <= set(c["resources"]["limits"]), c["name"]
+        if not is_init:
+            assert "readinessProbe" in c and "livenessProbe" in c, c["name"]
+            checked += 1
+    assert checked == 3
+
+
+def test_griddb_readiness_asks_gs_stat_not_tcp(any_run):
+    griddb = container(any_run, "griddb")
+    assert griddb["readinessProbe"]["exec"]["command"] == ["griddb-ready"]
+    assert griddb["startupProbe"]["exec"]["command"] == ["griddb-ready"]
+    assert pod_spec(any_run, "griddb")["terminationGracePeriodSeconds"] >= 60
+
+
+def test_containers_are_hardened(any_run):
+    for deployment, c, is_init in all_containers(any_run):
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        if is_init:
+            # The one exception: chown of a root-owned hostPath directory.
+            assert c["command"] == ["griddb-prepare-volume"]
+            assert sc["runAsUser"] == 0 and sc["capabilities"]["add"] == ["CHOWN", "FOWNER"]
+        else:
+            assert sc["runAsNonRoot"] is True and "add" not in sc["capabilities"]
+
+
+def test_pods_are_non_root_without_service_account_tokens(any_run):
+    for name in ("griddb", "auth", "web"):
+        spec = pod_spec(any_run, name)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == 10001
+        assert spec["automountServiceAccountToken"] is False
+        # Service links would inject AUTH_PORT=tcp://... and clash with our own variables.
+        assert spec["enableServiceLinks"] is False
+
+
+# --- network policies ----------------------------------------------------------------------
+
+def policies(run):
+    return {p.outputs["metadata"]["name"]: p.inputs["spec"] for p in run.k8s_objects() if p.kind == "NetworkPolicy"}
+
+
+def test_default_deny_ingress(any_run):
+    deny = policies(any_run)["default-deny-ingress"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+
+
+def test_only_web_reaches_auth_and_griddb(any_run):
+    web_labels = any_run.kube("Deployment", "web").inputs["spec"]["template"]["metadata"]["labels"]
+    for target, port in (("griddb", 10001), ("auth", 2828)):
+        (rule,) = policies(any_run)[f"allow-{target}"]["ingress"]
+        (peer,) = rule["from"]
+        selected = peer["podSelector"]["matchLabels"]
+        assert selected.items() <= web_labels.items()
+        assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+
+
+def test_web_is_reachable_from_anywhere_on_its_port_only(any_run):
+    (rule,) = policies(any_run)["allow-web"]["ingress"]
+    assert "from" not in rule
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+
+
+def test_every_pod_is_admitted_by_exactly_one_allow_policy(any_run):
+    allow = {n: p for n, p in policies(any_run).items() if n != "default-deny-ingress"}
+    for name in ("griddb", "auth", "web"):
+        labels = any_run.kube("Deployment", name).inputs["spec"]["template"]["metadata"]["labels"]
+        admitting = [n for n, p in allow.items() if p["podSelector"]["matchLabels"].items() <= labels.items()]
+        assert admitting == [f"allow-{name}"]
+
+
+# --- images ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("service", ["griddb", "auth", "web"])
+def test_deployment_runs_the_digest_its_image_resource_pushed(any_run, service):
+    image = any_run.one(IMAGE_TYPE, f"{service}-image")
+    digest = image.outputs["repoDigest"]
+    assert "@sha256:" in digest
+    spec = pod_spec(any_run, service)
+    # Init containers included: griddb's volume step runs the same image.
+    images = {c["image"] for c in spec["containers"] + spec.get("initContainers", [])}
+    assert images == {digest}
+    assert any_run.outputs["images"][service] == digest
+
+
+def test_images_are_built_from_each_service_and_pushed_to_the_registry(dev_run, cloud_run):
+    for run, registry in ((dev_run, "127.0.0.1:5000"), (cloud_run, "registry.example.com/acme")):
+        for service in ("griddb", "auth", "web"):
+            image = run.one(IMAGE_TYPE, f"{service}-image").inputs
+            assert image["imageName"].startswith(f"{registry}/{service}:")
+            assert image["build"]["context"] == f"services/{service}"
+            assert image["build"]["platform"] == "linux/amd64"
+            assert image.get("skipPush") is False
+
+
+def test_base_images_are_build_args(dev_run):
+    assert dev_run.one(IMAGE_TYPE, "web-image").inputs["build"]["args"] == {"PYTHON_BASE_IMAGE": "python:3.12.8-slim-bookworm"}
+    assert dev_run.one(IMAGE_TYPE, "griddb-image").inputs["build"]["args"] == {"GRIDDB_BASE_IMAGE": "griddb/griddb:5.9.0-jammy"}
+
+
+def test_registry_credentials_only_where_the_stack_has_them(dev_run, cloud_run):
+    assert "registry" not in dev_run.one(IMAGE_TYPE, "web-image").inputs
+    registry = cloud_run.one(IMAGE_TYPE, "web-image")
+    assert registry.inputs["registry"]["server"] == "registry.example.com"
+    assert registry.inputs["registry"]["username"] == "robot"
+    assert "registry.password" in registry.secret_paths
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+def test_secrets_stay_secret(any_run):
+    assert any_run.secret_outputs == {"accountPasswords"}
+    for secret in (r for r in any_run.k8s_objects() if r.kind == "Secret"):
+        assert "stringData" in secret.secret_paths, secret.name
+    clear = list(any_run.outputs["accountPasswords"].values())
+    for resource in any_run.resources:
+        if not resource.secret_paths:
+            text = repr(resource.inputs)
+            assert not any(p in text for p in clear), resource.name
+
+
+def test_generated_credentials_are_random_resources(any_run):
+    names = {r.name for r in any_run.of_type("random:index/randomPassword:RandomPassword")}
+    assert names == {"griddb-admin-password", "auth-password-demo"}
+    (key,) = any_run.of_type("tls:index/privateKey:PrivateKey")
+    assert key.inputs["algorithm"] == "ECDSA" and key.inputs["ecdsaCurve"] == "P256"
+
+
+# --- structure ---------------------------------------------------------------------------
+
+def test_components_parent_their_children(any_run):
+    component_types = {r.type.split(":")[-1] for r in any_run.resources if r.type.startswith("griddb-todo:index:")}
+    assert component_types == {"AppImage", "AppNamespace", "GridDbNode", "AuthService", "WebFrontend"}
+    for resource in any_run.resources:
+        if resource.custom and resource.type != "pulumi:providers:kubernetes":
+            # The parent's URN ends in "griddb-todo:index:<Component>::<name>".
+            parent_type, parent_name = resource.parent.rsplit("::", 2)[-2:]
+            assert parent_type.rsplit("$", 1)[-1].startswith("griddb-todo:index:"), resource.name
+            assert resource.name.startswith(parent_name + "-"), resource.name
+
+
+def test_every_kubernetes_object_uses_the_stack_provider(any_run):
+    (provider,) = any_run.of_type("pulumi:providers:kubernetes")
+    assert provider.name == "cluster"
+    objects = any_run.k8s_objects()
+    assert len(objects) >= 14
+    for resource in objects:
+        assert "$pulumi:providers:kubernetes::cluster::" in resource.provider, resource.name
+
+
+def test_kubernetes_objects_carry_the_recommended_labels(any_run):
+    for resource in any_run.k8s_objects():
+        labels = resource.inputs["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/part-of") == "griddb-todo", resource.name
+        if resource.kind in ("Deployment", "Service"):
+            assert {"app.kubernetes.io/name", "app.kubernetes.io/component"} <= set(labels), resource.name
