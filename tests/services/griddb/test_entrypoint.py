@@ -1,0 +1,144 @@
+"""The entrypoint's lifecycle against a fake gsserver that speaks the node's REST API.
+
+Checks what a user of the pod would notice: the node is joined without human steps,
+SIGTERM stops the cluster before the node (so the node writes its checkpoint), the
+server exits cleanly, and the password is neither in the server's environment nor on
+any command line.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from griddb_node import config, entrypoint
+
+FAKE_GSSERVER = textwrap.dedent('''\
+    import base64, json, os, sys, threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    port, record = int(os.environ["FAKE_PORT"]), os.environ["FAKE_RECORD"]
+    with open(record, "a") as f:
+        f.write(json.dumps({"argv": sys.argv[1:], "env_has_password": "GRIDDB_PASSWORD" in os.environ}) + "\\n")
+    state = {"node": "INACTIVE", "cluster": "SUB_CLUSTER"}
+    auth = "Basic " + base64.b64encode(b"admin:pw").decode()
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def _reply(self, body=b"{}"):
+            self.send_response(200); self.send_header("Content-Length", str(len(body)))
+            self.end_headers(); self.wfile.write(body)
+        def _note(self):
+            with open(record, "a") as f:
+                f.write(json.dumps({"req": self.command + " " + self.path.split("?")[0]}) + "\\n")
+            if self.headers.get("Authorization") != auth:
+                self.send_response(401); self.send_header("Content-Length", "0"); self.end_headers()
+                return False
+            return True
+        def do_GET(self):
+            if self._note():
+                self._reply(json.dumps({"cluster": {"nodeStatus": state["node"],
+                                                    "clusterStatus": state["cluster"]}}).encode())
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length") or 0); self.rfile.read(n)
+            if not self._note(): return
+            if self.path == "/node/join":
+                state.update(node="ACTIVE", cluster="MASTER")
+            elif self.path == "/cluster/stop":
+                state.update(node="INACTIVE", cluster="SUB_CLUSTER")
+            elif self.path == "/node/shutdown":
+                self._reply(); threading.Timer(0.3, lambda: os._exit(0)).start(); return
+            self._reply()
+    HTTPServer(("127.0.0.1", port), H).serve_forever()
+''')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def node(tmp_path, monkeypatch):
+    gs_home = tmp_path / "gridstore"
+    (gs_home / "conf").mkdir(parents=True)
+    fake = tmp_path / "gsserver"
+    fake.write_text(f"#!{sys.executable}\n" + FAKE_GSSERVER)
+    fake.chmod(0o755)
+    record = tmp_path / "record.jsonl"
+    port = free_port()
+    monkeypatch.setattr(config, "GS_HOME", str(gs_home))
+    monkeypatch.setattr(config, "CONF_DIR", str(gs_home / "conf"))
+    monkeypatch.setattr(entrypoint, "GSSERVER", str(fake))
+    monkeypatch.setattr(entrypoint, "API_PORT", port)
+    monkeypatch.setenv("FAKE_PORT", str(port))
+    monkeypatch.setenv("FAKE_RECORD", str(record))
+    monkeypatch.setenv("GRIDDB_PASSWORD", "pw")
+    (gs_home / "conf" / "gridstore.pid").write_text("12345\n")  # left by an earlier container
+    settings = config.Settings(cluster_name="myCluster", username="admin", password="pw",
+                               pod_ip="10.0.0.5")
+    n = entrypoint.Node(settings)
+
+    def events():
+        return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+
+    return n, events, gs_home
+
+
+def run_in_thread(n):
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("rc", n.run()), daemon=True)
+    t.start()
+    return t, result
+
+
+def wait_for(pred, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_joins_then_stops_cluster_before_node_on_sigterm(node):
+    n, events, gs_home = node
+    t, result = run_in_thread(n)
+    assert wait_for(lambda: any(e.get("req") == "POST /node/join" for e in events()))
+    assert not (gs_home / "conf" / "gridstore.pid").exists()
+    time.sleep(1.2)  # the entrypoint sees MASTER
+    n.stop_requested.set()  # what the SIGTERM handler does
+    t.join(timeout=20)
+    assert not t.is_alive()
+    assert result["rc"] == 0
+    reqs = [e["req"] for e in events() if "req" in e]
+    posts = [r for r in reqs if r.startswith("POST")]
+    assert posts == ["POST /node/join", "POST /cluster/stop", "POST /node/shutdown"]
+    start = events()[0]
+    assert start["argv"] == ["--conf", str(gs_home / "conf")]
+    assert start["env_has_password"] is False
+
+
+def test_sigterm_before_join_still_shuts_down(node):
+    n, events, _ = node
+    n.stop_requested.set()
+    t, result = run_in_thread(n)
+    t.join(timeout=20)
+    assert result["rc"] == 0
+    posts = [e["req"] for e in events() if e.get("req", "").startswith("POST")]
+    assert "POST /cluster/stop" not in posts  # the node never joined
+    assert posts[-1:] == ["POST /node/shutdown"]
+
+
+def test_server_crash_is_reported_as_failure(node, monkeypatch, tmp_path):
+    n, _, _ = node
+    crash = tmp_path / "crash"
+    crash.write_text("#!/bin/sh\nexit 7\n")
+    crash.chmod(0o755)
+    monkeypatch.setattr(entrypoint, "GSSERVER", str(crash))
+    assert n.run() == 7
