@@ -203,3 +203,19 @@ def auth_header(minter):
     def make(sub: str = "alice") -> dict:
         return {"Authorization": f"Bearer {minter.token(sub)}"}
     return make
+
+
+@pytest.fixture()
+def new_minter():
+    """Factory for further signing keys (e.g. a rotated auth key)."""
+    return Minter
+
+
+@pytest.fixture()
+def ec_key_writer():
+    return write_ec_key
+
+
+@pytest.fixture()
+def repo_root() -> Path:
+    return ROOT

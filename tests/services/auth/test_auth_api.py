@@ -16,8 +16,6 @@ from auth.keys import load_signing_key
 from auth.lockout import Lockout
 from auth.settings import Settings, from_env
 
-from conftest import write_ec_key
-
 
 def make_client(auth_files, **kw) -> TestClient:
     settings = Settings(signing_key_file=str(auth_files["key_path"]),
@@ -50,8 +48,8 @@ def test_good_login_bcrypt_2a_returns_verifiable_es256_token(auth_files):
     assert claims["exp"] - claims["iat"] == 900
 
 
-def test_argon2id_account_and_pkcs8_key(auth_files, tmp_path):
-    write_ec_key(auth_files["key_path"], fmt="pkcs8")
+def test_argon2id_account_and_pkcs8_key(auth_files, ec_key_writer):
+    ec_key_writer(auth_files["key_path"], fmt="pkcs8")
     assert b"BEGIN PRIVATE KEY" in auth_files["key_path"].read_bytes()
     c = make_client(auth_files)
     r = c.post("/token", json={"username": "bob", "password": "bob-pass"})

@@ -1,0 +1,1 @@
+"""web: the Todo UI and JSON API; verifies auth's JWTs; stores todos in GridDB."""

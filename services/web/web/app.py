@@ -1,0 +1,250 @@
+"""The web HTTP API and UI (FastAPI)."""
+
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, FastAPI, Path as PathParam, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+
+from .settings import Settings
+from .store import StoreUnavailable, TodoStore
+from .tokens import InvalidToken, KeysUnavailable, TokenVerifier
+
+log = logging.getLogger("web")
+STATIC = Path(__file__).parent / "static"
+TITLE_MAX = 200
+
+# Scripts, styles and API calls only from this origin; no inline code, no framing, no plugins.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+STORE_DOWN = "todo storage (GridDB) is unavailable; please try again shortly"
+
+
+def _clean_title(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("title must not be empty")
+    if len(value) > TITLE_MAX:
+        raise ValueError(f"title must be at most {TITLE_MAX} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("title must not contain control characters")
+    return value
+
+
+class TodoCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: StrictStr = Field(description=f"1-{TITLE_MAX} characters after stripping spaces")
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v):
+        return _clean_title(v)
+
+
+class TodoPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: StrictStr | None = Field(default=None, description="new title")
+    done: StrictBool | None = Field(default=None, description="new done state")
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v):
+        return None if v is None else _clean_title(v)
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.title is None and self.done is None:
+            raise ValueError("give title and/or done")
+        return self
+
+
+class TodoOut(BaseModel):
+    id: str
+    title: str
+    done: bool
+    created_at: str = Field(description="ISO 8601, UTC")
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class Error(BaseModel):
+    detail: str
+
+
+class ValidationErrorOut(BaseModel):
+    detail: str = Field(description="human-readable summary")
+    errors: list[dict] = Field(description="one entry per problem: loc, msg")
+
+
+class Status(BaseModel):
+    status: str
+
+
+R401 = {401: {"model": Error, "description": "missing, expired or invalid token"}}
+R503 = {503: {"model": Error, "description": "storage or auth unavailable"}}
+R404 = {404: {"model": Error, "description": "no such todo for this user"}}
+R422 = {422: {"model": ValidationErrorOut, "description": "invalid input"}}
+
+TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id")]
+
+
+def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
+               auth_client: httpx.Client | None = None) -> FastAPI:
+    app = FastAPI(title="griddb-todo web", version="1.0.0", docs_url=None, redoc_url=None)
+    app.state.store = store
+    auth_client = auth_client or httpx.Client(base_url=settings.auth_url, timeout=5.0)
+
+    @app.middleware("http")
+    async def headers_and_log(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        log.info("request", extra={"fields": {
+            "method": request.method, "path": request.url.path, "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 1)}})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = []
+        for e in exc.errors():
+            loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",)) or "body"
+            msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+            errors.append({"loc": loc, "msg": msg})
+        summary = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
+        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(request: Request, exc: StoreUnavailable):
+        return JSONResponse({"detail": STORE_DOWN}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(KeysUnavailable)
+    async def keys_down(request: Request, exc: KeysUnavailable):
+        return JSONResponse({"detail": "auth service unavailable; please try again shortly"},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(InvalidToken)
+    async def bad_token(request: Request, exc: InvalidToken):
+        return JSONResponse({"detail": str(exc)}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    bearer = HTTPBearer(auto_error=False, bearerFormat="JWT",
+                        description="a token from POST /api/login (ES256, signed by auth)")
+
+    def owner(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+        if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+            raise InvalidToken("missing bearer token")
+        return verifier.verify(creds.credentials)["sub"]
+
+    Owner = Annotated[str, Depends(owner)]
+
+    # ---- UI -------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index():
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        allowed = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+        if name not in allowed:
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return FileResponse(STATIC / name, media_type=allowed[name],
+                            headers={"Cache-Control": "no-cache"})
+
+    # ---- probes ---------------------------------------------------------------------------
+    @app.get("/healthz", response_model=Status, summary="Liveness: the process answers")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Status,
+             responses={503: {"model": Status, "description": "GridDB unreachable"}},
+             summary="Whether the todo storage is reachable")
+    def readyz():
+        if store.ready():
+            return {"status": "ready"}
+        return JSONResponse({"status": "storage unavailable"}, status_code=503)
+
+    # ---- login ----------------------------------------------------------------------------
+    @app.post("/api/login", response_model=LoginResponse,
+              responses={401: {"model": Error, "description": "wrong username or password"},
+                         429: {"model": Error, "description": "too many failed logins"},
+                         **R503, **R422},
+              summary="Forward credentials to auth and return its token")
+    def login(body: LoginRequest):
+        try:
+            resp = auth_client.post("/token", json={"username": body.username,
+                                                    "password": body.password})
+        except httpx.HTTPError:
+            log.warning("auth unreachable")
+            return JSONResponse({"detail": "auth service unavailable; please try again shortly"},
+                                status_code=503, headers={"Retry-After": "5"})
+        if resp.status_code == 200:
+            data = resp.json()
+            return {"access_token": data["access_token"], "token_type": data["token_type"],
+                    "expires_in": data["expires_in"]}
+        if resp.status_code == 401:
+            return JSONResponse({"detail": "wrong username or password"}, status_code=401)
+        if resp.status_code == 429:
+            headers = {}
+            if "retry-after" in resp.headers:
+                headers["Retry-After"] = resp.headers["retry-after"]
+            return JSONResponse({"detail": resp.json().get("detail", "too many failed logins")},
+                                status_code=429, headers=headers)
+        log.warning("auth answered unexpectedly", extra={"fields": {"status": resp.status_code}})
+        return JSONResponse({"detail": "auth service unavailable; please try again shortly"},
+                            status_code=503)
+
+    # ---- todos ----------------------------------------------------------------------------
+    @app.get("/api/todos", response_model=list[TodoOut], responses={**R401, **R503},
+             summary="The caller's todos, oldest first")
+    def list_todos(user: Owner):
+        return [t.public() for t in store.list(user)]
+
+    @app.post("/api/todos", status_code=201, response_model=TodoOut,
+              responses={**R401, **R422, **R503}, summary="Create a todo")
+    def create_todo(body: TodoCreate, user: Owner):
+        return store.create(user, body.title).public()
+
+    @app.patch("/api/todos/{todo_id}", response_model=TodoOut,
+               responses={**R401, **R404, **R422, **R503},
+               summary="Rename and/or mark done/undone")
+    def patch_todo(todo_id: TodoId, body: TodoPatch, user: Owner):
+        todo = store.update(user, todo_id, title=body.title, done=body.done)
+        if todo is None:
+            return JSONResponse({"detail": "todo not found"}, status_code=404)
+        return todo.public()
+
+    @app.delete("/api/todos/{todo_id}", status_code=204, response_class=Response,
+                responses={**R401, **R404, **R422, **R503}, summary="Delete a todo")
+    def delete_todo(todo_id: TodoId, user: Owner):
+        if not store.delete(user, todo_id):
+            return JSONResponse({"detail": "todo not found"}, status_code=404)
+        return Response(status_code=204)
+
+    return app

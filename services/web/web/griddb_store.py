@@ -1,0 +1,282 @@
+"""TodoStore on GridDB, through the GridDB Java client (gridstore.jar) driven by JPype.
+
+Why not the `griddb-python` package: its 5.8/5.9 releases import the Arrow adapter
+(com.toshiba.mwcloud.gs.arrow.adapter, jar `gridstore-arrow`) when the module loads, and that
+jar is not on Maven Central as reachable from our builds (nor gridstore >= 5.7). We call the
+same Java API it wraps, directly, with the gridstore jar pinned in the Dockerfile.
+
+Threading: JPype lets any thread call Java, but a GridStore is not thread-safe, so every Java
+call happens on ONE worker thread (a single-thread executor) that owns the one GridStore of
+this process, created once and reused for all requests. A supervisor thread connects in the
+background with capped exponential backoff, creates the collection if absent (idempotent), and
+checks the connection every few seconds; while GridDB is unreachable the store reports
+ready() == False and every operation raises StoreUnavailable at once (the API answers 503).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+from typing import Callable, TypeVar
+
+from .store import StoreUnavailable, Todo, new_id, now_utc
+
+log = logging.getLogger("web.griddb")
+T = TypeVar("T")
+
+CONTAINER = "todos"
+
+
+def _classpath() -> list[str]:
+    """Jars named by CLASSPATH (entries may end in /* like Java's own wildcard)."""
+    jars: list[str] = []
+    for entry in os.environ.get("CLASSPATH", "").split(os.pathsep):
+        if not entry:
+            continue
+        if entry.endswith("*"):
+            jars.extend(sorted(glob.glob(entry[:-1] + "*.jar")))
+        else:
+            jars.append(entry)
+    return jars
+
+
+def tql_string(value: str) -> str:
+    """A TQL string literal: single quotes, an embedded quote doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class GridDBStore:
+    def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
+                 *, container: str = CONTAINER, op_timeout: float = 10.0,
+                 failover_timeout: int = 5, check_interval: float = 5.0,
+                 backoff_max: float = 30.0, start: bool = True):
+        self._props = {
+            "notificationMember": notification_member,
+            "clusterName": cluster_name,
+            "user": username,
+            "password": password,
+            # give up on a dead node after a few seconds instead of the default minutes
+            "failoverTimeout": str(failover_timeout),
+            "transactionTimeout": str(max(5, int(op_timeout))),
+        }
+        self.container_name = container
+        self.op_timeout = op_timeout
+        self.check_interval = check_interval
+        self.backoff_max = backoff_max
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="griddb")
+        self._ready = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._gs = None  # the GridStore, touched only on the worker thread
+        self._col = None
+        self._j = None   # Java classes, loaded on the worker thread
+        self.connect_attempts = 0
+        self.last_error: str | None = None
+        self._supervisor = threading.Thread(target=self._supervise, name="griddb-supervisor",
+                                            daemon=True)
+        if start:
+            self._supervisor.start()
+
+    # ---- worker-thread side ---------------------------------------------------------------
+    def _load_java(self):
+        if self._j is not None:
+            return self._j
+        import jpype
+        import jpype.imports  # noqa: F401
+        if not jpype.isJVMStarted():
+            jars = _classpath()
+            if not jars:
+                raise RuntimeError("CLASSPATH names no GridDB client jar")
+            jpype.startJVM("-Xmx160m", "-Xss512k", "-XX:-UsePerfData", classpath=jars,
+                           convertStrings=False)
+            # The Java client logs every retry as multi-line text through java.util.logging;
+            # silence it: the supervisor logs connection state as JSON instead.
+            from java.util.logging import LogManager  # type: ignore[import-not-found]
+            LogManager.getLogManager().reset()
+        from com.toshiba.mwcloud.gs import (  # type: ignore[import-not-found]
+            ColumnInfo, ContainerInfo, ContainerType, GridStoreFactory, GSType, IndexType)
+        from java.util import ArrayList, Date, Properties  # type: ignore[import-not-found]
+        self._j = {
+            "ColumnInfo": ColumnInfo, "ContainerInfo": ContainerInfo, "ContainerType": ContainerType,
+            "GridStoreFactory": GridStoreFactory, "GSType": GSType, "IndexType": IndexType,
+            "ArrayList": ArrayList, "Date": Date, "Properties": Properties,
+            "Exception": jpype.JClass("java.lang.Exception"),
+        }
+        return self._j
+
+    def _connect(self) -> None:
+        j = self._load_java()
+        self._disconnect()
+        props = j["Properties"]()
+        for k, v in self._props.items():
+            props.setProperty(k, v)
+        gs = j["GridStoreFactory"].getInstance().getGridStore(props)
+        try:
+            cols = j["ArrayList"]()
+            t = j["GSType"]
+            for name, typ in (("id", t.STRING), ("owner", t.STRING), ("title", t.STRING),
+                              ("done", t.BOOL), ("created_at", t.TIMESTAMP)):
+                cols.add(j["ColumnInfo"](name, typ))
+            info = j["ContainerInfo"](self.container_name, j["ContainerType"].COLLECTION, cols, True)
+            # putContainer with modifiable=false creates the collection or opens the existing
+            # one with the same schema; createIndex is a no-op if the index exists.
+            col = gs.putContainer(self.container_name, info, False)
+            col.createIndex("owner", j["IndexType"].TREE)
+        except BaseException:
+            gs.close()
+            raise
+        self._gs, self._col = gs, col
+
+    def _disconnect(self) -> None:
+        col, gs = self._col, self._gs
+        self._col = self._gs = None
+        for obj in (col, gs):
+            if obj is not None:
+                try:
+                    obj.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection
+                    pass
+
+    def _ping(self) -> None:
+        if self._gs is None:
+            raise RuntimeError("not connected")
+        if self._gs.getContainerInfo(self.container_name) is None:
+            raise RuntimeError(f"container {self.container_name} vanished")
+
+    def _row_to_todo(self, row) -> Todo:
+        ms = int(row.getTimestamp(4).getTime())
+        return Todo(id=str(row.getString(0)), owner=str(row.getString(1)),
+                    title=str(row.getString(2)), done=bool(row.getBool(3)),
+                    created_at=datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+
+    def _put(self, todo: Todo) -> None:
+        row = self._col.createRow()
+        row.setString(0, todo.id)
+        row.setString(1, todo.owner)
+        row.setString(2, todo.title)
+        row.setBool(3, todo.done)
+        row.setTimestamp(4, self._j["Date"](int(todo.created_at.timestamp() * 1000)))
+        self._col.put(row)
+
+    def _get(self, owner: str, todo_id: str) -> Todo | None:
+        row = self._col.get(todo_id)
+        if row is None:
+            return None
+        todo = self._row_to_todo(row)
+        return todo if todo.owner == owner else None
+
+    # ---- caller side ------------------------------------------------------------------------
+    def _call(self, fn: Callable[[], T], *, check_ready: bool = True) -> T:
+        if check_ready and not self._ready.is_set():
+            raise StoreUnavailable(self.last_error or "not connected yet")
+        future = self._executor.submit(fn)
+        try:
+            return future.result(timeout=self.op_timeout)
+        except FutureTimeout:
+            self._lost("operation timed out")
+            raise StoreUnavailable("GridDB operation timed out") from None
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # GSException (a java.lang.Exception) and friends
+            text = str(exc).splitlines()
+            self._lost(f"{type(exc).__name__}: {text[0][:200] if text else ''}")
+            raise StoreUnavailable("GridDB operation failed") from None
+
+    def _lost(self, why: str) -> None:
+        if self._ready.is_set():
+            log.error("GridDB connection lost", extra={"fields": {"reason": why}})
+        self.last_error = why
+        self._ready.clear()
+        self._wake.set()
+
+    def _supervise(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            if not self._ready.is_set():
+                self.connect_attempts += 1
+                try:
+                    self._call(self._connect, check_ready=False)
+                except StoreUnavailable:
+                    log.warning("GridDB not reachable, retrying", extra={"fields": {
+                        "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
+                        "reason": self.last_error}})
+                    self._stop.wait(delay * random.uniform(0.8, 1.2))
+                    delay = min(delay * 2, self.backoff_max)
+                    continue
+                delay = 0.5
+                self.last_error = None
+                self._ready.set()
+                log.info("GridDB connected", extra={"fields": {
+                    "member": self._props["notificationMember"], "container": self.container_name}})
+            self._wake.wait(self.check_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            if self._ready.is_set():
+                try:
+                    self._call(self._ping)
+                except StoreUnavailable:
+                    pass
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self._ready.wait(timeout)
+
+    # ---- TodoStore ----------------------------------------------------------------------------
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def list(self, owner: str) -> list[Todo]:
+        def run():
+            q = self._col.query(
+                f"select * where owner = {tql_string(owner)} order by created_at asc")
+            rs = q.fetch(False)
+            out = []
+            try:
+                while rs.hasNext():
+                    out.append(self._row_to_todo(rs.next()))
+            finally:
+                rs.close()
+                q.close()
+            return out
+        return self._call(run)
+
+    def create(self, owner: str, title: str) -> Todo:
+        todo = Todo(id=new_id(), owner=owner, title=title, done=False, created_at=now_utc())
+        self._call(lambda: self._put(todo))
+        return todo
+
+    def update(self, owner, todo_id, *, title=None, done=None):
+        def run():
+            todo = self._get(owner, todo_id)
+            if todo is None:
+                return None
+            from dataclasses import replace
+            changes = {k: v for k, v in (("title", title), ("done", done)) if v is not None}
+            todo = replace(todo, **changes)
+            self._put(todo)
+            return todo
+        return self._call(run)
+
+    def delete(self, owner, todo_id):
+        def run():
+            if self._get(owner, todo_id) is None:
+                return False
+            return bool(self._col.remove(todo_id))
+        return self._call(run)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._supervisor.is_alive():
+            self._supervisor.join(timeout=5)
+        try:
+            self._executor.submit(self._disconnect).result(timeout=5)
+        except Exception:  # noqa: BLE001
+            pass
+        self._executor.shutdown(wait=False)
