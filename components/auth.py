@@ -8,10 +8,8 @@ from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
-import pulumi_tls as tls
-
 from components import workload
+from components.credentials import CredentialSource
 
 NAME = "auth"
 PORT = 2828
@@ -29,6 +27,7 @@ class AuthServiceArgs:
     audience: str
     token_ttl_seconds: int
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
+    credential_source: CredentialSource = CredentialSource()
 
 
 class AuthService(pulumi.ComponentResource):
@@ -42,9 +41,9 @@ class AuthService(pulumi.ComponentResource):
 
         # Generated once per stack and kept, encrypted, in the state. ES256: web verifies
         # with the public half published as JWKS, so web never holds a signing secret.
-        signing_key = tls.PrivateKey(f"{name}-signing-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        signing_key_pem = args.credential_source.ecdsa_p256_key_pem(f"{name}-signing-key", child)
         passwords = {
-            account: random.RandomPassword(f"{name}-password-{account}", length=20, special=False, opts=child)
+            account: args.credential_source.password(f"{name}-password-{account}", 20, child)
             for account in args.accounts
         }
         # Only hashes reach the cluster; the clear passwords stay in the state as secrets.
@@ -58,7 +57,7 @@ class AuthService(pulumi.ComponentResource):
         signing_secret = k8s.core.v1.Secret(
             f"{name}-signing-key",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
-            string_data={"private.pem": signing_key.private_key_pem},
+            string_data={"private.pem": signing_key_pem},
             immutable=True,
             opts=child,
         )

@@ -7,9 +7,8 @@ from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
-
 from components import workload
+from components.credentials import CredentialSource
 
 NAME = "griddb"
 TRANSACTION_PORT = 10001
@@ -34,6 +33,7 @@ class GridDbNodeArgs:
     host_path: Optional[str]  # set: a hostPath PersistentVolume (k3s); None: dynamic provisioning
     protect_data: bool
     clients: tuple[str, ...]  # names of the workloads allowed to reach port 10001
+    credential_source: CredentialSource = CredentialSource()
 
 
 class GridDbNode(pulumi.ComponentResource):
@@ -51,8 +51,7 @@ class GridDbNode(pulumi.ComponentResource):
 
         password = args.password
         if password is None:
-            # Letters and digits only: the password goes into GridDB's config files.
-            password = random.RandomPassword(f"{name}-admin-password", length=24, special=False, opts=child).result
+            password = args.credential_source.password(f"{name}-admin-password", 24, child).result
 
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",

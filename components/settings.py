@@ -99,7 +99,17 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class StandInSettings:
+    """CI only: which providers components/standins.py replaces (see there why)."""
+
+    docker: bool
+    random: bool
+    tls: bool
+
+
+@dataclass(frozen=True)
 class Settings:
+    stand_ins: StandInSettings
     cluster: ClusterSettings
     registry: RegistrySettings
     images: ImageSettings
@@ -118,7 +128,9 @@ KEYS = (
     "protectData",
     "accounts", "accountPasswordHashes", "tokenTtlSeconds",
     "webReplicas", "webServiceType", "webPort", "webNodePort",
+    "providerStandIns",
 )
+STAND_IN_PROVIDERS = ("docker", "random", "tls")
 SECRET_KEYS = ("registryPassword", "griddbPassword", "accountPasswordHashes")
 
 
@@ -210,6 +222,7 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
     """Read and validate the whole stack configuration; raise SettingsError listing every problem."""
     reader = _Reader(config or pulumi.Config(PROJECT))
     settings = Settings(
+        stand_ins=_stand_ins(reader),
         cluster=_cluster(reader),
         registry=_registry(reader),
         images=_images(reader),
@@ -221,6 +234,14 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
     if reader.problems:
         raise SettingsError(reader.problems)
     return settings
+
+
+def _stand_ins(r: _Reader) -> StandInSettings:
+    names = r.string_list("providerStandIns", [])
+    for name in names:
+        if name not in STAND_IN_PROVIDERS:
+            r.problem("providerStandIns", name, f"each entry must be one of {', '.join(STAND_IN_PROVIDERS)}")
+    return StandInSettings(docker="docker" in names, random="random" in names, tls="tls" in names)
 
 
 def _cluster(r: _Reader) -> ClusterSettings:

@@ -1,0 +1,160 @@
+"""STAND-INS for pulumi-docker, pulumi-random and pulumi-tls, for this repository's CI only.
+
+Those three providers are Go plugins that cannot be built on the offline CI machine (the Go
+module proxy there does not serve them; see tools/e2e/README.md), while the real Pulumi engine,
+the Python language host and the Kubernetes provider can. So that `pulumi up` still runs for
+real end to end, a stack may replace them with these Python dynamic providers, which produce
+the same outputs the components consume:
+
+- StandInImage: `docker build` + `docker push` through the Docker CLI; output the repo digest.
+- StandInPassword: a random alphanumeric password and its bcrypt hash.
+- StandInSigningKey: an ECDSA P-256 private key in PEM.
+
+Users never need them: the shipped stacks use the real providers, and the program tests check
+both paths. Selected by the `providerStandIns` config key (Pulumi.e2e.yaml sets it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+# Never part of an image's build context (same spirit as the services' .dockerignore files).
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+
+
+def context_digest(context: str) -> str:
+    """sha256 over every file path and content under `context`: a changed file rebuilds."""
+    root = Path(context)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root)
+        if _IGNORED_PARTS & set(relative.parts) or path.suffix == ".pyc":
+            continue
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class _DockerCliImageProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo_digest = _build_and_push(props)
+        return CreateResult(id_=repo_digest, outs={**props, "repo_digest": repo_digest})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        watched = ("image_name", "context", "context_digest", "build_args", "platform")
+        changed = [k for k in watched if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=[])
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs={**news, "repo_digest": _build_and_push(news)})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # Like pulumi-docker's Image: pushed tags are left in the registry.
+        return None
+
+
+def _build_and_push(props: dict[str, Any]) -> str:
+    image, context = props["image_name"], props["context"]
+    command = ["docker", "build", "--platform", props["platform"], "--tag", image, "--file", f"{context}/Dockerfile"]
+    for key, value in sorted(props["build_args"].items()):
+        command += ["--build-arg", f"{key}={value}"]
+    _run(command + [context])
+    _run(["docker", "push", image])
+    repository = image.rsplit(":", 1)[0]
+    digests = _run(["docker", "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image]).split()
+    pushed = [d for d in digests if d.startswith(repository + "@sha256:")]
+    if not pushed:
+        raise RuntimeError(f"docker push of {image} reported no digest for {repository}: {digests}")
+    return pushed[0]
+
+
+def _run(command: list[str]) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:3])} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+class StandInImage(Resource):
+    """Stand-in for pulumi_docker.Image (see the module docstring)."""
+
+    repo_digest: pulumi.Output[str]
+
+    def __init__(self, name: str, image_name: str, context: str, build_args: dict[str, str], platform: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        absolute = str(Path(context).resolve())
+        super().__init__(
+            _DockerCliImageProvider(),
+            name,
+            {
+                "image_name": image_name,
+                "context": absolute,
+                "context_digest": context_digest(absolute),
+                "build_args": build_args,
+                "platform": platform,
+                "repo_digest": None,
+            },
+            opts,
+        )
+
+
+class _PasswordProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        import secrets
+        import string
+
+        import bcrypt
+
+        alphabet = string.ascii_letters + string.digits
+        password = "".join(secrets.choice(alphabet) for _ in range(int(props["length"])))
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+        return CreateResult(id_=hashlib.sha256(hashed.encode()).hexdigest()[:16],
+                            outs={**props, "result": password, "bcrypt_hash": hashed})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("length") != news.get("length"), replaces=["length"])
+
+
+class StandInPassword(Resource):
+    """Stand-in for pulumi_random.RandomPassword(special=False): `result` and `bcrypt_hash`."""
+
+    result: pulumi.Output[str]
+    bcrypt_hash: pulumi.Output[str]
+
+    def __init__(self, name: str, length: int, opts: Optional[pulumi.ResourceOptions] = None):
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["result", "bcrypt_hash"])
+        super().__init__(_PasswordProvider(), name, {"length": length, "result": None, "bcrypt_hash": None},
+                         pulumi.ResourceOptions.merge(opts, secret))
+
+
+class _SigningKeyProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        ).decode()
+        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return CreateResult(id_=hashlib.sha256(public).hexdigest()[:16], outs={**props, "private_key_pem": pem})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("curve") != news.get("curve"), replaces=["curve"])
+
+
+class StandInSigningKey(Resource):
+    """Stand-in for pulumi_tls.PrivateKey(algorithm="ECDSA", ecdsa_curve="P256")."""
+
+    private_key_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, opts: Optional[pulumi.ResourceOptions] = None):
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["private_key_pem"])
+        super().__init__(_SigningKeyProvider(), name, {"curve": "P256", "private_key_pem": None},
+                         pulumi.ResourceOptions.merge(opts, secret))
