@@ -58,6 +58,25 @@ class Status(BaseModel):
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def allow_header_405(app):
+    """405 answers list every method the path supports (Starlette lists only one route's)."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.routing import Match
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc):
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            methods = set()
+            for route in app.router.routes:
+                match, _ = route.matches(request.scope)
+                if match != Match.NONE and getattr(route, "methods", None):
+                    methods |= set(route.methods)
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 def create_app(settings: Settings, *, key: SigningKey | None = None,
                accounts: AccountStore | None = None, lockout: Lockout | None = None,
                clock=time.time) -> FastAPI:
@@ -69,6 +88,7 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
 
     app = FastAPI(title="griddb-todo auth", version="1.0.0", docs_url=None, redoc_url=None)
     app.state.lockout = lockout
+    allow_header_405(app)
     app.state.accounts = accounts
 
     @app.middleware("http")
@@ -85,6 +105,7 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
         "/token",
         response_model=TokenResponse,
         responses={
+            400: {"model": ErrorResponse, "description": "body is not parseable JSON"},
             401: {"model": ErrorResponse, "description": "wrong or unknown credentials"},
             429: {"model": ErrorResponse, "description": "too many failed logins for this username",
                   "headers": {"Retry-After": {"schema": {"type": "integer"},

@@ -30,23 +30,49 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+def allow_header_405(app):
+    """405 answers list every method the path supports (Starlette lists only one route's)."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.routing import Match
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc):
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            methods = set()
+            for route in app.router.routes:
+                match, _ = route.matches(request.scope)
+                if match != Match.NONE and getattr(route, "methods", None):
+                    methods |= set(route.methods)
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 STORE_DOWN = "todo storage (GridDB) is unavailable; please try again shortly"
 
 
 def _clean_title(value: str) -> str:
+    if len(value) > TITLE_MAX:
+        raise ValueError(f"title must be at most {TITLE_MAX} characters")
+    if any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in value):
+        raise ValueError("title must not contain control characters")
     value = value.strip()
     if not value:
         raise ValueError("title must not be empty")
-    if len(value) > TITLE_MAX:
-        raise ValueError(f"title must be at most {TITLE_MAX} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("title must not contain control characters")
     return value
+
+
+# The same rules as _clean_title, stated in the OpenAPI schema (the validator enforces them
+# with clearer messages than a pattern mismatch would give).
+TITLE_SCHEMA = {"minLength": 1, "maxLength": TITLE_MAX,
+                "pattern": r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"}
 
 
 class TodoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: StrictStr = Field(description=f"1-{TITLE_MAX} characters after stripping spaces")
+    title: StrictStr = Field(description=f"1-{TITLE_MAX} characters, not blank, stored stripped",
+                             json_schema_extra=TITLE_SCHEMA)
 
     @field_validator("title")
     @classmethod
@@ -55,9 +81,11 @@ class TodoCreate(BaseModel):
 
 
 class TodoPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: StrictStr | None = Field(default=None, description="new title")
-    done: StrictBool | None = Field(default=None, description="new done state")
+    # Both fields are optional but not nullable; at least one must be given.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    title: StrictStr = Field(default=None, description="new title (same rules as on create)",
+                             json_schema_extra=TITLE_SCHEMA)
+    done: StrictBool = Field(default=None, description="new done state")
 
     @field_validator("title")
     @classmethod
@@ -106,7 +134,8 @@ class Status(BaseModel):
 R401 = {401: {"model": Error, "description": "missing, expired or invalid token"}}
 R503 = {503: {"model": Error, "description": "storage or auth unavailable"}}
 R404 = {404: {"model": Error, "description": "no such todo for this user"}}
-R422 = {422: {"model": ValidationErrorOut, "description": "invalid input"}}
+R422 = {422: {"model": ValidationErrorOut, "description": "invalid input"},
+        400: {"model": Error, "description": "body is not parseable JSON"}}
 
 TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id")]
 
@@ -115,6 +144,7 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
                auth_client: httpx.Client | None = None) -> FastAPI:
     app = FastAPI(title="griddb-todo web", version="1.0.0", docs_url=None, redoc_url=None)
     app.state.store = store
+    allow_header_405(app)
     auth_client = auth_client or httpx.Client(base_url=settings.auth_url, timeout=5.0)
 
     @app.middleware("http")

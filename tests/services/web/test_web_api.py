@@ -68,15 +68,21 @@ def test_create_validation(client, auth_header, body, needle):
     assert client.get("/api/todos", headers=auth_header()).json() == []
 
 
-def test_title_limit_is_after_stripping(client, auth_header):
-    r = client.post("/api/todos", json={"title": " " + "x" * 200 + " "}, headers=auth_header())
-    assert r.status_code == 201 and len(r.json()["title"]) == 200
+def test_title_is_stored_stripped_and_limit_counts_the_raw_input(client, auth_header):
+    r = client.post("/api/todos", json={"title": " " + "x" * 198 + " "}, headers=auth_header())
+    assert r.status_code == 201 and r.json()["title"] == "x" * 198
+    r = client.post("/api/todos", json={"title": "x" * 200}, headers=auth_header())
+    assert r.status_code == 201
+    r = client.post("/api/todos", json={"title": " " + "x" * 200}, headers=auth_header())
+    assert r.status_code == 422
 
 
 @pytest.mark.parametrize("body,needle", [
     ({}, "give title and/or done"),
     ({"done": "yes"}, "valid boolean"),
     ({"done": 1}, "valid boolean"),
+    ({"done": None}, "valid boolean"),
+    ({"title": None, "done": None}, "valid string"),
     ({"title": " "}, "must not be empty"),
 ])
 def test_patch_validation(client, auth_header, body, needle):
