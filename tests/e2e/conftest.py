@@ -1,0 +1,147 @@
+"""The real thing: the Pulumi CLI and engine, a Kubernetes API, a Docker engine and registry.
+
+`make e2e` runs tools/e2e/up first, which builds (or reuses) all of it and writes
+/var/lib/griddb-todo-e2e/env. These tests never skip: if the toolchain or the cluster is
+missing, they fail and say what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_ENV_FILE = Path(os.environ.get("E2E_ENV_FILE", "/var/lib/griddb-todo-e2e/env"))
+STACK = "e2e"
+NAMESPACE = "griddb-todo-e2e"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _read_env_file() -> dict[str, str]:
+    if not E2E_ENV_FILE.exists():
+        pytest.fail(f"{E2E_ENV_FILE} is missing: run tools/e2e/up (make e2e does) to bring up the cluster and toolchain")
+    values = {}
+    for line in E2E_ENV_FILE.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip().removeprefix("export ").strip()] = value.strip().strip('"')
+    return values
+
+
+@dataclass
+class Project:
+    """A working copy of the project with its own stack state, driven through the pulumi CLI."""
+
+    workdir: Path
+    env: dict[str, str]
+    node_ip: str
+    log: Path
+
+    def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
+        """Run a command in the working copy; its output goes to the terminal as it comes (progress)
+        and to a log; a failure shows the tail."""
+        started = time.monotonic()
+        print(f"\n$ {' '.join(args)}", flush=True)
+        with self.log.open("a") as log:
+            log.write(f"\n$ {' '.join(args)}\n")
+            process = subprocess.Popen(args, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+            lines = []
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                log.write(line)
+                sys.stdout.write(line)
+            process.wait(timeout=timeout)
+        output = "".join(lines)
+        print(f"  ({time.monotonic() - started:.1f} s, exit {process.returncode})", flush=True)
+        if check and process.returncode != 0:
+            pytest.fail(f"{' '.join(args)} exited {process.returncode}:\n{output[-6000:]}")
+        return subprocess.CompletedProcess(args, process.returncode, output, "")
+
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("pulumi", *args, "--stack", STACK, "--non-interactive", check=check)
+
+    def pulumi_json(self, *args: str, check: bool = True):
+        """A pulumi command with --json: stdout is the JSON document, diagnostics go to stderr."""
+        command = ["pulumi", *args, "--stack", STACK, "--non-interactive", "--json"]
+        print(f"\n$ {' '.join(command)}", flush=True)
+        result = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=1500)
+        with self.log.open("a") as log:
+            log.write(f"\n$ {' '.join(command)}\n{result.stdout}\n{result.stderr}\n")
+        if check and result.returncode != 0:
+            pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-4000:]}\n{result.stdout[-2000:]}")
+        return json.loads(result.stdout)
+
+    def output(self, name: str, show_secrets: bool = False):
+        args = ["stack", "output", name, "--json"] + (["--show-secrets"] if show_secrets else [])
+        result = subprocess.run(["pulumi", *args, "--stack", STACK], cwd=self.workdir, env=self.env,
+                                capture_output=True, text=True, check=True)
+        return json.loads(result.stdout)
+
+    def kubectl(self, *args: str) -> str:
+        result = subprocess.run(["kubectl", *args], env=self.env, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            pytest.fail(f"kubectl {' '.join(args)}: {result.stderr}")
+        return result.stdout
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.node_ip}:30080"
+
+
+def _copy_project(destination: Path) -> None:
+    """The tests change files (a web change must roll out): never in the real checkout."""
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "test-results", "*.pyc")
+    shutil.copytree(ROOT, destination, ignore=ignore, symlinks=True)
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Project:
+    values = _read_env_file()
+    env = {**os.environ, **{k: v for k, v in values.items() if k != "PATH"}}
+    env["PATH"] = values.get("PATH_PREPEND", "") + ":" + os.environ["PATH"]
+    for tool in ("pulumi", "kubectl", "docker"):
+        if shutil.which(tool, path=env["PATH"]) is None:
+            pytest.fail(f"{tool} is not on PATH after reading {E2E_ENV_FILE}: tools/e2e/up did not finish")
+    workdir = tmp_path_factory.mktemp("project")
+    _copy_project(workdir / "griddb-todo")
+    workdir = workdir / "griddb-todo"
+    state = tmp_path_factory.mktemp("state")
+    env.update(
+        PULUMI_BACKEND_URL=f"file://{state}",
+        PULUMI_CONFIG_PASSPHRASE=secrets.token_urlsafe(24),
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING="true",
+        KUBECONFIG=values["KUBECONFIG"],
+    )
+    log = Path(os.environ.get("E2E_LOG", ROOT / "test-results" / "e2e.log"))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    node_ip = values["NODE_IP"]
+    proj = Project(workdir=workdir, env=env, node_ip=node_ip, log=log)
+    proj.pulumi("stack", "init")
+    griddb_image: Optional[str] = os.environ.get("E2E_GRIDDB_IMAGE")
+    if griddb_image:
+        proj.pulumi("config", "set", "griddbReplicas", "1")
+        proj.pulumi("config", "set", "griddbBaseImage", griddb_image)
+    yield proj
+    # Leave the cluster as we found it: protected resources too.
+    proj.pulumi("state", "unprotect", "--all", "--yes", check=False)
+    proj.pulumi("destroy", "--yes", "--skip-preview", check=False)
+    proj.pulumi("stack", "rm", "--yes", "--force", check=False)
