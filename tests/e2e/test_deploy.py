@@ -17,7 +17,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "program"))
 import harness  # noqa: E402  (the mocks harness: the resource list the program should produce)
 
-from conftest import NAMESPACE, Project  # noqa: E402
+NAMESPACE = "griddb-todo-e2e"  # Pulumi.e2e.yaml
+Project = "conftest.Project"  # the `project` fixture's type (tests/e2e/conftest.py)
 
 FULL = bool(os.environ.get("E2E_GRIDDB_IMAGE"))
 STORE_DOWN = "todo storage (GridDB) is unavailable"

@@ -6,15 +6,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import harness  # noqa: E402
-
-# What a user of Pulumi.cloud.yaml fills in for the CHANGE-ME placeholders.
-CLOUD_FILLED_IN = {
-    "kubeContext": "prod-cluster",
-    "registry": "registry.example.com/acme",
-    "registryUsername": "robot",
-    "griddbStorageClass": "standard-rwo",
-}
-CLOUD_SECRETS = {"registryPassword": "registry-token-for-tests"}
+from harness import CLOUD_FILLED_IN, CLOUD_SECRETS  # noqa: E402
 
 
 @pytest.fixture(scope="session")

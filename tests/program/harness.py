@@ -24,6 +24,14 @@ from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "griddb-todo"
+# What a user of Pulumi.cloud.yaml fills in for the CHANGE-ME placeholders.
+CLOUD_FILLED_IN = {
+    "kubeContext": "prod-cluster",
+    "registry": "registry.example.com/acme",
+    "registryUsername": "robot",
+    "griddbStorageClass": "standard-rwo",
+}
+CLOUD_SECRETS = {"registryPassword": "registry-token-for-tests"}
 # A documentation-range address (RFC 5737): only ever a string in these tests.
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
 

@@ -5,8 +5,7 @@ import pytest
 import yaml
 
 from components import settings
-from conftest import CLOUD_FILLED_IN, CLOUD_SECRETS
-from harness import ROOT, run_program
+from harness import CLOUD_FILLED_IN, CLOUD_SECRETS, ROOT, run_program
 
 
 def failure(stack, overrides=None, secrets=None) -> str:
