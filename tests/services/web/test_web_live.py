@@ -1,0 +1,44 @@
+"""Real auth and web processes on loopback (web with the memory store)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+
+def test_whole_flow_through_real_processes(live_stack):
+    web = live_stack["web"]
+    r = httpx.post(f"{web}/api/login", json={"username": "alice", "password": "wrong"})
+    assert r.status_code == 401
+    r = httpx.post(f"{web}/api/login", json={"username": "alice", "password": "alice-pass"})
+    assert r.status_code == 200
+    token = r.json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    t = httpx.post(f"{web}/api/todos", json={"title": "from a real process"}, headers=h).json()
+    assert httpx.get(f"{web}/api/todos", headers=h).json() == [t]
+    assert httpx.patch(f"{web}/api/todos/{t['id']}", json={"done": True}, headers=h).json()["done"] is True
+    assert httpx.delete(f"{web}/api/todos/{t['id']}", headers=h).status_code == 204
+    assert httpx.get(f"{web}/readyz").status_code == 200
+    assert httpx.get(f"{live_stack['auth']}/readyz").status_code == 200
+
+    # Logs are JSON lines and hold neither the password nor the token.
+    for name in ("auth", "web"):
+        text = (live_stack["logs"] / f"{name}.log").read_text()
+        assert "alice-pass" not in text and token not in text and token.split(".")[2] not in text
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        assert lines, name
+        for ln in lines:
+            entry = json.loads(ln)  # every line is a JSON object
+            assert {"ts", "level", "msg"} <= set(entry)
+    auth_log = (live_stack["logs"] / "auth.log").read_text()
+    assert '"msg":"login failed"' in auth_log and '"msg":"login succeeded"' in auth_log
+
+
+def test_lockout_through_web(live_stack):
+    web = live_stack["web"]
+    codes = [httpx.post(f"{web}/api/login", json={"username": "bob", "password": "nope"}).status_code
+             for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    r = httpx.post(f"{web}/api/login", json={"username": "bob", "password": "bob-pass"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
