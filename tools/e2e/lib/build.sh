@@ -71,7 +71,7 @@ static_image() {
 	tar --numeric-owner -C "$root" -cf - . |
 		docker import --change "ENTRYPOINT $entry" --change 'USER 65534:65534' - "$image" >/dev/null
 	rm -rf "$root"
-	run_long "docker push $image" "$CACHE/logs/push-$(basename "${image%%:*}").log" docker push "$image"
+	run_long "docker push $image" "$CACHE/logs/push-$(basename "${image%:*}").log" docker push "$image"
 	echo "$key" >"$mark"
 }
 

@@ -12,7 +12,8 @@ STATE=${GRIDDB_TODO_CLUSTER_STATE:-/var/lib/griddb-todo-e2e}
 RUN=${GRIDDB_TODO_CLUSTER_RUN:-/run/griddb-todo-e2e}
 LOGS=$STATE/logs
 KUBECONFIG_PATH=$STATE/kubeconfig
-export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+# Go downloads and build cache live in the cluster cache too, so CI on this machine rebuilds warm.
+export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
 log() { printf '[e2e %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
