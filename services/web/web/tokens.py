@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 
 import httpx
@@ -54,6 +55,11 @@ class TokenVerifier:
         self._last_refresh: float | None = None
         self._lock = threading.Lock()
         self.refresh_count = 0
+        # token -> claims of tokens whose signature and claims already checked out; exp is
+        # re-checked on every use, so a cached token still expires on time.
+        self._verified: OrderedDict[str, dict] = OrderedDict()
+        self._verified_max = 4096
+        self._wall = time.time
 
     def _refresh(self) -> None:
         """Fetch the JWKS unless it was fetched less than refresh_interval ago."""
@@ -96,6 +102,21 @@ class TokenVerifier:
         return key
 
     def verify(self, token: str) -> dict:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached["exp"] + self.leeway > self._wall():
+                return cached
+            self._verified.pop(token, None)
+        claims = self._verify(token)
+        self._verified[token] = claims
+        while len(self._verified) > self._verified_max:
+            try:
+                self._verified.popitem(last=False)
+            except KeyError:
+                break
+        return claims
+
+    def _verify(self, token: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -116,5 +137,7 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise InvalidToken("invalid token")
+        if not isinstance(claims.get("exp"), (int, float)):
             raise InvalidToken("invalid token")
         return claims

@@ -143,3 +143,13 @@ def test_jwks_unreachable_at_first_is_503_not_401(client, minter, jwks_source):
 def test_jwks_entries_for_other_algorithms_are_ignored(client, minter, jwks_source):
     jwks_source.keys = [{**minter.jwk, "alg": "HS256"}]
     assert client.get("/api/todos", headers=bearer(minter.token())).status_code in (401, 503)
+
+
+def test_a_cached_token_still_expires_on_time(client, minter):
+    verifier = client.app.state.verifier
+    verifier.leeway = 0
+    tok = minter.token(exp=int(time.time()) + 2)
+    assert client.get("/api/todos", headers=bearer(tok)).status_code == 200  # now cached
+    assert tok in verifier._verified
+    time.sleep(2.6)
+    assert client.get("/api/todos", headers=bearer(tok)).status_code == 401
