@@ -124,7 +124,7 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
             lockout.failure(body.username)
             log.warning("login failed", extra={"fields": {"user": body.username}})
             return JSONResponse({"detail": BAD_CREDENTIALS}, status_code=401,
-                                headers={"WWW-Authenticate": "Basic", **NO_STORE})
+                                headers={"WWW-Authenticate": 'Bearer realm="griddb-todo"', **NO_STORE})
         lockout.success(body.username)
         now = int(clock())
         claims = {
