@@ -1,6 +1,5 @@
 """The web HTTP API and UI (FastAPI)."""
 
-
 import logging
 import time
 from pathlib import Path
@@ -30,6 +29,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
 def allow_header_405(app):
     """405 answers list every method the path supports (Starlette lists only one route's)."""
     from starlette.exceptions import HTTPException as StarletteHTTPException
