@@ -1,12 +1,14 @@
 """The real thing: the Pulumi CLI and engine, a Kubernetes API, a Docker engine and registry.
 
-`make e2e` runs tools/e2e/up first, which builds (or reuses) all of it and writes
-/var/lib/griddb-todo-e2e/env. These tests never skip: if the toolchain or the cluster is
+`make e2e` runs tools/e2e/up first, which builds (or reuses) all of it, writes
+/var/lib/griddb-todo-e2e/cluster.env and installs the Pulumi CLI into
+/var/cache/griddb-todo/pulumi/bin. These tests never skip: if the toolchain or the cluster is
 missing, they fail and say what is missing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -21,7 +23,8 @@ from typing import Optional
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-E2E_ENV_FILE = Path(os.environ.get("E2E_ENV_FILE", "/var/lib/griddb-todo-e2e/env"))
+E2E_ENV_FILE = Path(os.environ.get("E2E_ENV_FILE", "/var/lib/griddb-todo-e2e/cluster.env"))
+PULUMI_BIN = Path(os.environ.get("GRIDDB_TODO_PULUMI_CACHE", "/var/cache/griddb-todo/pulumi")) / "bin"
 STACK = "e2e"
 NAMESPACE = "griddb-todo-e2e"
 
@@ -100,9 +103,10 @@ class Project:
             pytest.fail(f"kubectl {' '.join(args)}: {result.stderr}")
         return result.stdout
 
-    @property
+    @functools.cached_property
     def web_url(self) -> str:
-        return f"http://{self.node_ip}:30080"
+        # The LoadBalancer address tools/e2e's controller gives the Service is the node's IP.
+        return self.output("url")
 
 
 def _copy_project(destination: Path) -> None:
@@ -115,8 +119,9 @@ def _copy_project(destination: Path) -> None:
 @pytest.fixture(scope="session")
 def project(tmp_path_factory) -> Project:
     values = _read_env_file()
-    env = {**os.environ, **{k: v for k, v in values.items() if k != "PATH"}}
-    env["PATH"] = values.get("PATH_PREPEND", "") + ":" + os.environ["PATH"]
+    env = dict(os.environ)
+    # Our CLI and kubectl first: never another pulumi that might try to download plugins.
+    env["PATH"] = f"{PULUMI_BIN}:{Path(values['KUBECTL']).parent}:{os.environ['PATH']}"
     for tool in ("pulumi", "kubectl", "docker"):
         if shutil.which(tool, path=env["PATH"]) is None:
             pytest.fail(f"{tool} is not on PATH after reading {E2E_ENV_FILE}: tools/e2e/up did not finish")

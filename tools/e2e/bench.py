@@ -1,0 +1,183 @@
+"""Pulumi against plain kubectl on the same cluster: three steps a user repeats, timed.
+
+1. cold deploy (images already in Docker's build cache): `pulumi up` | docker build+push, `kubectl apply`, wait for rollout
+2. no-change check: `pulumi preview --expect-no-changes` | `kubectl diff`
+3. a change in services/web rolled out: `pulumi up` | docker build+push web, `kubectl apply`, wait for rollout
+
+The kubectl side applies the very objects the program produces (rendered by the program
+tests' mocks harness), with real images and real keys, in a namespace of its own, so both sides
+do the same work. Needs `tools/e2e/up` first. Prints seconds per step and the ratio.
+Usage: tools/e2e/bench [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bcrypt
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "program"))
+import harness  # noqa: E402
+
+ENV_FILE = Path(os.environ.get("E2E_ENV_FILE", "/var/lib/griddb-todo-e2e/cluster.env"))
+PULUMI_BIN = Path(os.environ.get("GRIDDB_TODO_PULUMI_CACHE", "/var/cache/griddb-todo/pulumi")) / "bin"
+PULUMI_NS, KUBECTL_NS = "griddb-todo-bench", "griddb-todo-bench-kubectl"
+# Its own namespace, volume and port, so it never touches the e2e tests' stack.
+BENCH_CONFIG = {"namespace": PULUMI_NS, "griddbHostPath": "/var/lib/griddb-todo-e2e/bench-data",
+                "webPort": "8081", "protectData": "false"}
+
+
+def environment() -> dict[str, str]:
+    if not ENV_FILE.exists():
+        sys.exit(f"{ENV_FILE} is missing: run tools/e2e/up first")
+    env = dict(os.environ)
+    for line in ENV_FILE.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key.strip()] = value.strip()
+    env["PATH"] = f"{PULUMI_BIN}:{Path(env['KUBECTL']).parent}:{os.environ['PATH']}"
+    return env
+
+
+def timed(env: dict, cwd: Path, *commands: list[str]) -> float:
+    started = time.monotonic()
+    for command in commands:
+        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}\n{result.stdout[-2000:]}")
+    return time.monotonic() - started
+
+
+def touch_web(workdir: Path, run: int) -> None:
+    style = workdir / "services" / "web" / "web" / "static" / "style.css"
+    style.write_text(style.read_text() + f"\n/* bench change {run} {time.time()} */\n")
+
+
+# --- the Pulumi side -------------------------------------------------------------------------
+
+def pulumi_side(env: dict, workdir: Path, run: int) -> dict[str, float]:
+    stack = ["--stack", "bench", "--non-interactive"]
+    timed(env, workdir, ["pulumi", "stack", "select", "--create", *stack])
+    results = {
+        "cold deploy": timed(env, workdir, ["pulumi", "up", "--yes", "--skip-preview", *stack]),
+        "no-change check": timed(env, workdir, ["pulumi", "preview", "--expect-no-changes", *stack]),
+    }
+    touch_web(workdir, run)
+    results["web change rolled out"] = timed(env, workdir, ["pulumi", "up", "--yes", "--skip-preview", *stack])
+    timed(env, workdir, ["pulumi", "destroy", "--yes", "--skip-preview", *stack],
+          ["pulumi", "stack", "rm", "--yes", *stack])
+    return results
+
+
+# --- the kubectl side ------------------------------------------------------------------------
+
+def build_and_push(env: dict, workdir: Path, service: str, base: str) -> str:
+    image = f"127.0.0.1:5000/{service}:bench-kubectl"
+    timed(env, workdir, ["docker", "build", "-q", "--platform", "linux/amd64", "--build-arg", f"PYTHON_BASE_IMAGE={base}",
+                         "-t", image, f"services/{service}"], ["docker", "push", "-q", image])
+    out = subprocess.run(["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{println .}}{{end}}", image],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    return next(d for d in out if d.startswith(f"127.0.0.1:5000/{service}@"))
+
+
+def real_secrets() -> dict[str, str]:
+    """What the program's generated secrets would hold."""
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()).decode()
+    password = secrets.token_urlsafe(16)
+    accounts = json.dumps({"demo": bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()})
+    return {"private.pem": key, "accounts.json": accounts, "password": secrets.token_hex(16)}
+
+
+def manifests(images: dict[str, str]) -> str:
+    overrides = {**BENCH_CONFIG, "namespace": KUBECTL_NS, "webPort": "8082",
+                 "griddbHostPath": "/var/lib/griddb-todo-e2e/bench-kubectl-data"}
+    run = harness.run_program("e2e", overrides)
+    values = real_secrets()
+    documents = []
+    for resource in run.k8s_objects():
+        obj = json.loads(json.dumps(resource.inputs))
+        obj["metadata"]["name"] = resource.outputs["metadata"]["name"]
+        if obj["kind"] == "Secret":
+            obj["stringData"] = {k: values.get(k, v) for k, v in obj["stringData"].items()}
+        for pod in [obj["spec"]["template"]["spec"]] if obj["kind"] == "Deployment" else []:
+            for c in pod["containers"] + pod.get("initContainers", []):
+                service = obj["metadata"]["name"]
+                c["image"] = images.get(service, c["image"])
+        documents.append(obj)
+    # Namespace first, as Pulumi's dependency order does.
+    documents.sort(key=lambda o: o["kind"] != "Namespace")
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def kubectl_side(env: dict, workdir: Path, run: int, base: str) -> dict[str, float]:
+    manifest = workdir / "bench-manifests.yaml"
+    rollout = ["kubectl", "-n", KUBECTL_NS, "rollout", "status", "deployment/auth", "deployment/web", "--timeout=600s"]
+    started = time.monotonic()
+    images = {s: build_and_push(env, workdir, s, base) for s in ("auth", "web")}
+    manifest.write_text(manifests(images))
+    results = {"cold deploy": time.monotonic() - started + timed(env, workdir, ["kubectl", "apply", "-f", str(manifest)], rollout)}
+    started = time.monotonic()
+    diff = subprocess.run(["kubectl", "diff", "-f", str(manifest)], cwd=workdir, env=env, capture_output=True, text=True)
+    results["no-change check"] = time.monotonic() - started
+    if diff.returncode != 0:
+        print(f"note: kubectl diff reported differences (exit {diff.returncode}) on an unchanged manifest")
+    touch_web(workdir, run)
+    started = time.monotonic()
+    images["web"] = build_and_push(env, workdir, "web", base)
+    manifest.write_text(manifests(images))
+    results["web change rolled out"] = time.monotonic() - started + timed(
+        env, workdir, ["kubectl", "apply", "-f", str(manifest)], rollout)
+    timed(env, workdir, ["kubectl", "delete", "-f", str(manifest), "--wait=true"])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1, help="repeat each side N times and report the median")
+    runs = parser.parse_args().runs
+    env = environment()
+    e2e = yaml.safe_load((ROOT / "Pulumi.e2e.yaml").read_text())["config"]
+    base = e2e["griddb-todo:pythonBaseImage"]
+    with tempfile.TemporaryDirectory(prefix="griddb-todo-bench-") as tmp:
+        workdir = Path(tmp) / "project"
+        shutil.copytree(ROOT, workdir, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "test-results"))
+        (workdir / ".venv").symlink_to(ROOT / ".venv")
+        stack_file = yaml.safe_load((workdir / "Pulumi.e2e.yaml").read_text())
+        stack_file["config"].update({f"griddb-todo:{k}": v for k, v in BENCH_CONFIG.items()})
+        (workdir / "Pulumi.bench.yaml").write_text(yaml.safe_dump(stack_file))
+        env.update(PULUMI_BACKEND_URL=f"file://{tmp}/state", PULUMI_CONFIG_PASSPHRASE=secrets.token_urlsafe(16),
+                   PULUMI_SKIP_UPDATE_CHECK="true")
+        (Path(tmp) / "state").mkdir()
+        print("warming Docker's build cache ...", flush=True)
+        for service in ("auth", "web"):
+            build_and_push(env, workdir, service, base)
+        pulumi_runs, kubectl_runs = [], []
+        for run in range(runs):
+            print(f"run {run + 1}/{runs}: pulumi ...", flush=True)
+            pulumi_runs.append(pulumi_side(env, workdir, run))
+            print(f"run {run + 1}/{runs}: kubectl ...", flush=True)
+            kubectl_runs.append(kubectl_side(env, workdir, run, base))
+    print(f"\n{'step':<24}{'pulumi s':>10}{'kubectl s':>11}{'ratio':>8}   (median of {runs})")
+    for step in pulumi_runs[0]:
+        p = statistics.median(r[step] for r in pulumi_runs)
+        k = statistics.median(r[step] for r in kubectl_runs)
+        print(f"{step:<24}{p:>10.1f}{k:>11.1f}{p / k:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
