@@ -46,9 +46,10 @@ destroy: venv $(PASSPHRASE_FILE)
 test: venv
 	$(VENV)/bin/python -m pytest -m "not e2e"
 
+# -s: pulumi's progress shows as it happens (a cold `up` takes minutes).
 e2e: venv
 	tools/e2e/up
-	$(VENV)/bin/python -m pytest -m e2e tests/e2e
+	$(VENV)/bin/python -m pytest -s -rA tools/e2e/tests tests/e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-results
