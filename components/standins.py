@@ -17,7 +17,6 @@ both paths. Selected by the `providerStandIns` config key (Pulumi.e2e.yaml sets 
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from pathlib import Path
 from typing import Any, Optional
@@ -75,7 +74,7 @@ def _build_and_push(props: dict[str, Any]) -> str:
 
 
 def _run(command: list[str]) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result.stdout
