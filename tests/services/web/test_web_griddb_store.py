@@ -80,6 +80,47 @@ def test_unreachable_griddb_means_503_and_background_retries(griddb_classpath, m
         store.close()
 
 
+def test_supervisor_connects_after_failures_and_reconnects_after_a_lost_connection():
+    """The connection state machine, with the Java calls replaced (no JVM needed)."""
+    from web.griddb_store import GridDBStore
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, check_interval=0.1, backoff_max=0.2)
+    attempts, node_up = [], {"up": False}
+
+    def connect():
+        attempts.append(time.monotonic())
+        if not node_up["up"]:
+            raise RuntimeError("JC_BAD_CONNECTION")
+
+    def ping():
+        if not node_up["up"]:
+            raise RuntimeError("connection reset")
+
+    store._connect, store._ping = connect, ping
+    store._supervisor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(attempts) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not store.ready() and len(attempts) >= 4
+        gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+        assert gaps[0] >= 0.3 and all(g < 1.0 for g in gaps), gaps  # 0.5 s backoff, capped
+        with pytest.raises(StoreUnavailable):
+            store.list("alice")
+        node_up["up"] = True
+        assert store.wait_ready(5), "connects once the node is back"
+        node_up["up"] = False  # the node goes away: the periodic ping notices
+        deadline = time.monotonic() + 5
+        while store.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not store.ready()
+        n = len(attempts)
+        node_up["up"] = True
+        assert store.wait_ready(5) and len(attempts) > n, "and reconnects when it returns"
+    finally:
+        store.close()
+
+
 def test_tql_string_escaping():
     from web.griddb_store import tql_string
     assert tql_string("alice") == "'alice'"
