@@ -20,6 +20,9 @@ state = "$RUN/containerd/state"
   path = "$STATE/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Processes here lack CAP_SYS_RESOURCE, so runc cannot lower oom_score_adj below containerd's
+  # own (0); without this every sandbox (-998) fails with "can't get final child's PID from pipe".
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
