@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+
+	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
+
+	tlsinfo "griddbtodo.local/pulumi-resource-tls"
+)
+
+// The Pulumi schema tfgen wrote, with this build's version (tools/e2e/pulumi-toolchain makes it).
+//
+//go:embed schema-embed.json
+var schema []byte
+
+func main() {
+	tfbridge.Main(context.Background(), "tls", tlsinfo.Provider(),
+		tfbridge.ProviderMetadata{PackageSchema: schema})
+}
