@@ -56,3 +56,23 @@ registry_has() {
 
 # pid_alive NAME: the process recorded in $RUN/NAME.pid is running.
 pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+# stop_daemon NAME: SIGTERM the process in $RUN/NAME.pid, SIGKILL after 15 s; remove the pid file.
+stop_daemon() {
+	local name=$1 pid i
+	[ -f "$RUN/$name.pid" ] || return 0
+	pid=$(cat "$RUN/$name.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 30); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "$name (pid $pid) did not stop in 15s: SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		log "stopped $name (pid $pid)"
+	fi
+	rm -f "$RUN/$name.pid"
+}

@@ -1,12 +1,30 @@
 # Configuration files of the e2e cluster's daemons, rendered into $STATE on every `up`.
+# A file is only replaced when its content changes (kube-proxy exits when its file is written),
+# and a running daemon whose file changed is stopped, so that up starts it with the new one.
 # shellcheck shell=bash
+
+# put_config FILE DAEMON < content
+put_config() {
+	local file=$1 daemon=$2 tmp
+	tmp=$(mktemp "$file.XXXX")
+	cat >"$tmp"
+	if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
+		rm -f "$tmp"
+		return 0
+	fi
+	mv "$tmp" "$file"
+	if pid_alive "$daemon"; then
+		log "$(basename "$file") changed: restarting $daemon"
+		stop_daemon "$daemon"
+	fi
+}
 
 render_configs() {
 	local reg
 	mkdir -p "$STATE/containerd" "$STATE/cni/net.d" "$STATE/kubelet" "$RUN/containerd"
 
 	# containerd: a second instance beside Docker's, with its own root, state and socket.
-	cat >"$STATE/containerd/config.toml" <<EOF
+	put_config "$STATE/containerd/config.toml" containerd <<EOF
 version = 2
 root = "$STATE/containerd/root"
 state = "$RUN/containerd/state"
@@ -40,7 +58,7 @@ EOF
 	# Plain-HTTP pulls from the local registry, under both names images may carry.
 	for reg in 127.0.0.1:5000 localhost:5000; do
 		mkdir -p "$STATE/containerd/certs.d/$reg"
-		cat >"$STATE/containerd/certs.d/$reg/hosts.toml" <<EOF
+		put_config "$STATE/containerd/certs.d/$reg/hosts.toml" containerd <<EOF
 server = "http://$REGISTRY"
 [host."http://$REGISTRY"]
   capabilities = ["pull", "resolve"]
@@ -48,7 +66,7 @@ EOF
 	done
 
 	# CNI: one Linux bridge for the node's pod range, masquerading traffic that leaves it.
-	cat >"$STATE/cni/net.d/10-griddb-todo-e2e.conflist" <<EOF
+	put_config "$STATE/cni/net.d/10-griddb-todo-e2e.conflist" containerd <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "griddb-todo-e2e",
@@ -71,7 +89,7 @@ EOF
 }
 EOF
 
-	cat >"$STATE/kubelet/config.yaml" <<EOF
+	put_config "$STATE/kubelet/config.yaml" kubelet <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -101,7 +119,7 @@ evictionHard:
 rotateCertificates: false
 EOF
 
-	cat >"$STATE/kube-proxy.yaml" <<EOF
+	put_config "$STATE/kube-proxy.yaml" kube-proxy <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:

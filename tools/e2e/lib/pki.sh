@@ -47,7 +47,7 @@ contexts:
 current-context: griddb-todo-e2e
 EOF
 	chmod 600 "$file.tmp"
-	mv "$file.tmp" "$file"
+	if [ -f "$file" ] && cmp -s "$file.tmp" "$file"; then rm -f "$file.tmp"; else mv "$file.tmp" "$file"; fi
 }
 
 make_pki() {
@@ -80,7 +80,5 @@ make_pki() {
 	for n in admin controller-manager scheduler kube-proxy kubelet cluster-addons; do
 		write_kubeconfig "$STATE/kubeconfig.$n" "$n" "$server"
 	done
-	cp "$STATE/kubeconfig.admin" "$KUBECONFIG_PATH.tmp"
-	chmod 600 "$KUBECONFIG_PATH.tmp"
-	mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
+	cmp -s "$STATE/kubeconfig.admin" "$KUBECONFIG_PATH" 2>/dev/null || install -m 600 "$STATE/kubeconfig.admin" "$KUBECONFIG_PATH"
 }
