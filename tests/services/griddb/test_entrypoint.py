@@ -142,3 +142,24 @@ def test_server_crash_is_reported_as_failure(node, monkeypatch, tmp_path):
     crash.chmod(0o755)
     monkeypatch.setattr(entrypoint, "GSSERVER", str(crash))
     assert n.run() == 7
+
+
+def test_event_log_is_copied_to_stdout_and_the_tail_stops(tmp_path, capfdbinary):
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "gridstore-20260101-1.log").write_bytes(b"old container line\n")
+    halt = threading.Event()
+    tail = entrypoint.EventLogTail(str(logs), halt)
+    tail.start()
+    time.sleep(0.2)
+    with open(logs / "gridstore-20260101-1.log", "ab") as f:
+        f.write(b"recovery finished\n")
+    time.sleep(0.8)
+    (logs / "gridstore-20260101-2.log").write_bytes(b"rotated line\n")
+    time.sleep(0.8)
+    halt.set()
+    tail.join(timeout=2)
+    assert not tail.is_alive()
+    out = capfdbinary.readouterr().out
+    assert b"recovery finished\n" in out and b"rotated line\n" in out
+    assert b"old container line" not in out

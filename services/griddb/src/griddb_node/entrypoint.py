@@ -72,7 +72,7 @@ class EventLogTail(threading.Thread):
     def __init__(self, log_dir: str, stop: threading.Event) -> None:
         super().__init__(name="event-log-tail", daemon=True)
         self._dir = log_dir
-        self._stop = stop
+        self._halt = stop
         self._path: Optional[str] = None
         self._pos = 0
 
@@ -105,7 +105,7 @@ class EventLogTail(threading.Thread):
         # logs written before this start belong to an earlier container of the pod
         self._path = self._newest()
         self._pos = os.path.getsize(self._path) if self._path else 0
-        while not self._stop.wait(0.5):
+        while not self._halt.wait(0.5):
             self.pump()
         self.pump()
 
@@ -143,6 +143,7 @@ class Node:
         assert self.child is not None
         join_sent_at: Optional[float] = None
         master = False
+        recovering_logged = False
         while True:
             rc = self.child.poll()
             if rc is not None:
@@ -159,7 +160,12 @@ class Node:
                         join_sent_at = time.monotonic()
                         log(f"join requested for cluster {self.s.cluster_name!r}")
                     except NodeApiError as e:
-                        log(f"join failed, will retry: {e}")
+                        if "under recovering" in str(e):
+                            if not recovering_logged:
+                                log("node is recovering its database; will join afterwards")
+                                recovering_logged = True
+                        else:
+                            log(f"join failed, will retry: {e}")
                 elif node_status == "ACTIVE" and cluster_status == "MASTER":
                     master = True
                     log(f"node is MASTER of {self.s.cluster_name!r} at "
