@@ -203,7 +203,7 @@ class GridDBStore:
                 try:
                     self._call(self._connect, check_ready=False)
                 except StoreUnavailable:
-                    log.warning("GridDB not reachable, retrying", extra={"fields": {
+                    log.warning("GridDB connection failed, retrying", extra={"fields": {
                         "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
                         "reason": self.last_error}})
                     self._stop.wait(delay * random.uniform(0.8, 1.2))
