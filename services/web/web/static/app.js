@@ -9,9 +9,9 @@ const USER_KEY = "griddb-todo.user";
 const $ = (id) => document.getElementById(id);
 
 function showStatus(message) {
-  const el = $("status");
-  el.textContent = message;
-  el.hidden = !message;
+  // The region stays in the page (an empty one takes no space), so that assistive technology
+  // announces each new message; text only, never markup.
+  $("status").textContent = message || "";
 }
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
