@@ -54,15 +54,22 @@ registry_has() {
 		"http://$REGISTRY/v2/$repo/manifests/$tag" 2>/dev/null
 }
 
-# pid_alive NAME: the process recorded in $RUN/NAME.pid is running.
-pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# pid_alive NAME: the process recorded in $RUN/NAME.pid is running and is still the program we
+# started ($RUN/NAME.exe), not another process that got the same PID after a restart.
+pid_alive() {
+	local pid
+	[ -f "$RUN/$1.pid" ] || return 1
+	pid=$(cat "$RUN/$1.pid")
+	kill -0 "$pid" 2>/dev/null || return 1
+	[ ! -f "$RUN/$1.exe" ] || [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(cat "$RUN/$1.exe")" ]
+}
 
 # stop_daemon NAME: SIGTERM the process in $RUN/NAME.pid, SIGKILL after 15 s; remove the pid file.
 stop_daemon() {
 	local name=$1 pid i
 	[ -f "$RUN/$name.pid" ] || return 0
 	pid=$(cat "$RUN/$name.pid")
-	if kill -0 "$pid" 2>/dev/null; then
+	if pid_alive "$name"; then
 		kill -TERM "$pid" 2>/dev/null || true
 		for i in $(seq 30); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -74,5 +81,5 @@ stop_daemon() {
 		fi
 		log "stopped $name (pid $pid)"
 	fi
-	rm -f "$RUN/$name.pid"
+	rm -f "$RUN/$name.pid" "$RUN/$name.exe"
 }
