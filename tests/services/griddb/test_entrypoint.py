@@ -163,3 +163,29 @@ def test_event_log_is_copied_to_stdout_and_the_tail_stops(tmp_path, capfdbinary)
     out = capfdbinary.readouterr().out
     assert b"recovery finished\n" in out and b"rotated line\n" in out
     assert b"old container line" not in out
+
+
+def _dirs(monkeypatch, tmp_path, conf):
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    monkeypatch.setattr(config, "DATA_DIR", str(storage / "data"))
+    monkeypatch.setattr(config, "TXNLOG_DIR", str(storage / "txnlog"))
+    monkeypatch.setattr(config, "CONF_DIR", str(conf))
+    monkeypatch.setattr(config, "LOG_DIR", str(tmp_path / "log"))
+    monkeypatch.setattr(config, "SCRATCH_DIR", str(tmp_path / "tmp" / "griddb"))
+    return storage
+
+
+def test_check_dirs_creates_what_it_may(monkeypatch, tmp_path):
+    storage = _dirs(monkeypatch, tmp_path, tmp_path / "conf")
+    assert entrypoint.check_dirs() is None
+    assert (storage / "data").is_dir() and (storage / "txnlog").is_dir()
+    assert not list((tmp_path / "conf").iterdir())  # the write probe is cleaned up
+
+
+def test_check_dirs_explains_an_unwritable_conf_dir(monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    _dirs(monkeypatch, tmp_path, blocker / "conf")
+    problem = entrypoint.check_dirs()
+    assert problem and "conf" in problem and "emptyDir" in problem

@@ -51,8 +51,8 @@ def detect_ip() -> Optional[str]:
     return None if ip.startswith("127.") else ip
 
 
-def check_storage() -> Optional[str]:
-    """data/ and txnlog/ must exist on the volume and be writable by us; create them if we can."""
+def check_dirs() -> Optional[str]:
+    """What must be writable by the server user, with the fix in the message."""
     for d in (config.DATA_DIR, config.TXNLOG_DIR):
         if not os.path.isdir(d):
             try:
@@ -63,6 +63,16 @@ def check_storage() -> Optional[str]:
         if not os.access(d, os.W_OK | os.X_OK):
             return (f"{d} is not writable by uid {os.getuid()}; run griddb-prepare-volume "
                     "as root on the volume first")
+    for d in (config.CONF_DIR, config.LOG_DIR, config.SCRATCH_DIR):
+        try:
+            os.makedirs(d, exist_ok=True)
+            probe = os.path.join(d, f".write-test-{os.getpid()}")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+        except OSError as e:
+            return (f"{d} is not writable by uid {os.getuid()} ({e.strerror}); mount an "
+                    "emptyDir there (Kubernetes) or a tmpfs with uid=10001,gid=10001 (Docker)")
     return None
 
 
@@ -241,7 +251,7 @@ def main() -> int:
         log(f"configuration error: {e}")
         return 2
 
-    problem = check_storage()
+    problem = check_dirs()
     if problem:
         log(problem)
         return 3
