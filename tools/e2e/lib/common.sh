@@ -64,22 +64,31 @@ pid_alive() {
 	[ ! -f "$RUN/$1.exe" ] || [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(cat "$RUN/$1.exe")" ]
 }
 
-# stop_daemon NAME: SIGTERM the process in $RUN/NAME.pid, SIGKILL after 15 s; remove the pid file.
-stop_daemon() {
-	local name=$1 pid i
-	[ -f "$RUN/$name.pid" ] || return 0
-	pid=$(cat "$RUN/$name.pid")
-	if pid_alive "$name"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.5
-		done
+# stop_daemons NAME...: SIGTERM every process in $RUN/NAME.pid at once, SIGKILL those still there
+# after 15 s; remove the pid files. Only processes that are still the program up started.
+stop_daemons() {
+	local name pid i left
+	local -A pids=()
+	for name in "$@"; do
+		if pid_alive "$name"; then
+			pids[$name]=$(cat "$RUN/$name.pid")
+			kill -TERM "${pids[$name]}" 2>/dev/null || true
+		fi
+	done
+	for i in $(seq 30); do
+		left=0
+		for name in "${!pids[@]}"; do kill -0 "${pids[$name]}" 2>/dev/null && left=1; done
+		[ "$left" = 0 ] && break
+		sleep 0.5
+	done
+	for name in "${!pids[@]}"; do
+		pid=${pids[$name]}
 		if kill -0 "$pid" 2>/dev/null; then
 			log "$name (pid $pid) did not stop in 15s: SIGKILL"
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 		log "stopped $name (pid $pid)"
-	fi
-	rm -f "$RUN/$name.pid" "$RUN/$name.exe"
+	done
+	for name in "$@"; do rm -f "$RUN/$name.pid" "$RUN/$name.exe"; done
 }
+stop_daemon() { stop_daemons "$1"; }
