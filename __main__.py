@@ -61,6 +61,8 @@ else:
     griddb_image_ref = pulumi.Output.from_input(settings.images.griddb_base)
 
 namespace = AppNamespace("app", settings.cluster.namespace, protect=griddb_settings.storage.protect, opts=in_cluster)
+# depends_on the component, i.e. on all its children: no workload exists before the
+# namespace's default-deny policy does.
 in_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
 
 griddb = GridDbNode(
