@@ -63,7 +63,7 @@ def test_wrapper_go_mod_gets_only_non_local_replaces(tmp_path: Path) -> None:
 
 
 def _launcher_env_seen(tmp_path: Path, pulumi_yaml: str | None, preset: str | None = None) -> str:
-    """Run the launcher with a stand-in host that prints the PULUMI_PYTHON_CMD it was given."""
+    """Run the launcher with a stand-in host that prints the PULUMI_PYTHON_CMD and arguments it was given."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "pulumi-language-python").write_bytes(LAUNCHER.read_bytes())
@@ -85,9 +85,9 @@ def _launcher_env_seen(tmp_path: Path, pulumi_yaml: str | None, preset: str | No
 
 
 def test_launcher_hands_the_project_virtualenv_to_the_host(tmp_path: Path) -> None:
-    yaml = "name: p\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+    yaml = "name: p\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv  # comment\n"
     seen = _launcher_env_seen(tmp_path, yaml)
-    assert seen == f"cmd={tmp_path}/project/.venv/bin/python args=127.0.0.1:1234"
+    assert seen == f"cmd= args=-virtualenv {tmp_path}/project/.venv 127.0.0.1:1234"
 
 
 def test_launcher_keeps_an_explicit_python(tmp_path: Path) -> None:
