@@ -33,6 +33,7 @@ def _cluster_env() -> dict[str, str]:
 ENV = _cluster_env()
 NS = f"e2e-cluster-{uuid.uuid4().hex[:6]}"
 PY_IMAGE = ENV["PYTHON_BASE_IMAGE"]
+LB_PORT = 18080  # not 8080: griddb-todo's own web Service may hold that port on this cluster
 
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -205,7 +206,7 @@ def test_loadbalancer_and_nodeport_services_answer_from_the_host(web_server):
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": "hello-lb", "namespace": NS},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "hello"}, "ports": [{"port": 8080, "targetPort": 8080}]},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "hello"}, "ports": [{"port": LB_PORT, "targetPort": 8080}]},
         }
     )
     ip = wait_until(
@@ -214,8 +215,21 @@ def test_loadbalancer_and_nodeport_services_answer_from_the_host(web_server):
         timeout=60,
     )
     assert ip == ENV["NODE_IP"]
-    body = wait_until(f"http://{ip}:8080/hostname", lambda: _http_get(f"http://{ip}:8080/hostname"), timeout=60)
+    body = wait_until(f"http://{ip}:{LB_PORT}/hostname", lambda: _http_get(f"http://{ip}:{LB_PORT}/hostname"), timeout=60)
     assert body.startswith("hello-")
+    # Like k3s' ServiceLB, one port has one owner: a newer LoadBalancer on the same port gets no address.
+    apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "hello-lb-same-port", "namespace": NS},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "hello"}, "ports": [{"port": LB_PORT, "targetPort": 8080}]},
+        }
+    )
+    time.sleep(6)  # lb-status looks every 2 s
+    second = kubectl("-n", NS, "get", "svc", "hello-lb-same-port", "-o", "jsonpath={.status.loadBalancer.ingress}").stdout
+    assert second == "", second
+    kubectl("-n", NS, "delete", "svc", "hello-lb-same-port")
     node_port = kubectl("-n", NS, "get", "svc", "hello-lb", "-o", "jsonpath={.spec.ports[0].nodePort}").stdout
     lo, hi = (int(p) for p in ENV["NODE_PORT_RANGE"].split("-"))
     assert lo <= int(node_port) <= hi
