@@ -12,6 +12,7 @@ from components import workload
 from components.credentials import CredentialSource
 
 NAME = "auth"
+COMPONENT = "auth-server"
 PORT = 2828
 SIGNING_DIR = "/etc/griddb-todo/auth/signing"
 ACCOUNTS_DIR = "/etc/griddb-todo/auth/accounts"
@@ -52,7 +53,7 @@ class AuthService(pulumi.ComponentResource):
             lambda parts: json.dumps({**parts[1], **parts[0]}, sort_keys=True)
         )
 
-        labels = workload.labels(NAME, "auth-server")
+        labels = workload.labels(NAME, COMPONENT)
         # Immutable and auto-named: a new key or account list makes a new Secret and rolls auth.
         signing_secret = k8s.core.v1.Secret(
             f"{name}-signing-key",
@@ -70,67 +71,50 @@ class AuthService(pulumi.ComponentResource):
         )
 
         tmp, tmp_mount = workload.tmp_volume()
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=workload.selector(NAME)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=workload.pod_security_context(),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name=NAME,
-                                image=args.image,
-                                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT)],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
-                                    k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
-                                    k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
-                                    k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=str(args.token_ttl_seconds)),
-                                    k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
-                                    k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
-                                ],
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="signing-key", mount_path=SIGNING_DIR, read_only=True),
-                                    k8s.core.v1.VolumeMountArgs(name="accounts", mount_path=ACCOUNTS_DIR, read_only=True),
-                                    tmp_mount,
-                                ],
-                                security_context=workload.container_security_context(),
-                                resources=workload.resources("50m", "96Mi", "500m", "256Mi"),
-                                readiness_probe=workload.http_probe("/readyz", "http", period=5),
-                                liveness_probe=workload.http_probe("/healthz", "http", period=15),
-                            )
-                        ],
-                        volumes=[
-                            # 0440 + fsGroup: readable by the service's group, nobody else.
-                            k8s.core.v1.VolumeArgs(
-                                name="signing-key",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=signing_secret.metadata.name, default_mode=0o440),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="accounts",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=accounts_secret.metadata.name, default_mode=0o440),
-                            ),
-                            tmp,
-                        ],
-                    ),
-                ),
+        container = k8s.core.v1.ContainerArgs(
+            name=NAME,
+            image=args.image,
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT)],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
+                k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
+                k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
+                k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=str(args.token_ttl_seconds)),
+                k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
+                k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
+            ],
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="signing-key", mount_path=SIGNING_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="accounts", mount_path=ACCOUNTS_DIR, read_only=True),
+                tmp_mount,
+            ],
+            security_context=workload.container_security_context(),
+            resources=workload.resources("50m", "96Mi", "500m", "256Mi"),
+            readiness_probe=workload.http_probe("/readyz", "http", period=5),
+            liveness_probe=workload.http_probe("/healthz", "http", period=15),
+        )
+        volumes = [
+            # 0440 + fsGroup: readable by the service's group, nobody else.
+            k8s.core.v1.VolumeArgs(
+                name="signing-key",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=signing_secret.metadata.name, default_mode=0o440),
             ),
+            k8s.core.v1.VolumeArgs(
+                name="accounts",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=accounts_secret.metadata.name, default_mode=0o440),
+            ),
+            tmp,
+        ]
+        deployment = workload.deployment(
+            f"{name}-deployment", NAME, args.namespace, COMPONENT,
+            # One: auth's failed-login lockout is counted per process.
+            replicas=1,
+            pod=workload.pod_spec([container], volumes),
             opts=child,
         )
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=workload.selector(NAME),
-                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
-            ),
+        service = workload.service(
+            f"{name}-service", NAME, args.namespace, COMPONENT,
+            k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)

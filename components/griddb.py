@@ -11,6 +11,7 @@ from components import workload
 from components.credentials import CredentialSource
 
 NAME = "griddb"
+COMPONENT = "database"
 TRANSACTION_PORT = 10001
 # The image keeps data/ and txnlog/ under this directory (docs/interfaces.md): both must
 # survive a new container, or GridDB refuses to start (RM_CP_FILE_WITH_NO_LOG_FILE).
@@ -55,7 +56,7 @@ class GridDbNode(pulumi.ComponentResource):
 
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=workload.labels(NAME, "database")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=workload.labels(NAME, COMPONENT)),
             string_data={"username": args.username, "password": password},
             # Immutable and auto-named: a new password makes a new Secret, and the Deployments
             # that read it roll, instead of pods silently keeping the old value.
@@ -71,7 +72,7 @@ class GridDbNode(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name="griddb-data",
                 namespace=args.namespace,
-                labels=workload.labels(NAME, "database"),
+                labels=workload.labels(NAME, COMPONENT),
                 # A claim on a WaitForFirstConsumer class binds only once the pod exists: do
                 # not make the Deployment wait for a bound claim it is itself needed for.
                 annotations={"pulumi.com/skipAwait": "true"} if volume is None else None,
@@ -86,23 +87,14 @@ class GridDbNode(pulumi.ComponentResource):
         )
 
         deployment = self._deployment(name, args, credentials, claim, child)
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=NAME,
-                namespace=args.namespace,
-                labels=workload.labels(NAME, "database"),
-                # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.
-                annotations={"pulumi.com/skipAwait": "true"} if args.replicas == 0 else None,
-            ),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                # ClusterIP only: the node hands clients its pod IP, which only in-cluster
-                # clients can reach.
-                type="ClusterIP",
-                selector=workload.selector(NAME),
-                ports=[k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction")],
-            ),
+        service = workload.service(
+            f"{name}-service", NAME, args.namespace, COMPONENT,
+            k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            # ClusterIP only: the node hands clients its pod IP, which only in-cluster clients reach.
+            service_type="ClusterIP",
+            # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.
+            annotations={"pulumi.com/skipAwait": "true"} if args.replicas == 0 else None,
         )
         workload.ingress_policy(
             f"{name}-ingress", args.namespace, NAME, TRANSACTION_PORT, list(args.clients), child
@@ -126,7 +118,7 @@ class GridDbNode(pulumi.ComponentResource):
         pv_name = pulumi.Output.concat(args.namespace, "-griddb-data")
         return k8s.core.v1.PersistentVolume(
             f"{name}-volume",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=pv_name, labels=workload.labels(NAME, "database")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=pv_name, labels=workload.labels(NAME, COMPONENT)),
             spec=k8s.core.v1.PersistentVolumeSpecArgs(
                 capacity={"storage": args.storage_size},
                 access_modes=["ReadWriteOnce"],
@@ -143,107 +135,81 @@ class GridDbNode(pulumi.ComponentResource):
         )
 
     def _deployment(self, name, args: GridDbNodeArgs, credentials, claim, opts) -> k8s.apps.v1.Deployment:
-        def secret_env(env: str, key: str) -> k8s.core.v1.EnvVarArgs:
-            return k8s.core.v1.EnvVarArgs(
-                name=env,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=credentials.metadata.name, key=key)
-                ),
-            )
-
         def empty_dir(volume: str) -> k8s.core.v1.VolumeArgs:
             return k8s.core.v1.VolumeArgs(name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
 
         storage_mount = k8s.core.v1.VolumeMountArgs(name="storage", mount_path=STORAGE_MOUNT)
         ready = k8s.core.v1.ExecActionArgs(command=["griddb-ready"])
-        return k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=workload.labels(NAME, "database")),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
-                # Recreate: the old pod is gone before the new one starts, so two GridDB
-                # processes never open the same ReadWriteOnce volume (a rolling update would
-                # deadlock on it or corrupt it).
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=workload.selector(NAME)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=workload.labels(NAME, "database")),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
-                        security_context=workload.pod_security_context(),
-                        init_containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="prepare-volume",
-                                image=args.image,
-                                command=["griddb-prepare-volume"],
-                                # hostPath directories are created root-owned and fsGroup does
-                                # not apply to them: this step runs as root with only CHOWN
-                                # and FOWNER to hand data/ and txnlog/ to the GridDB user.
-                                security_context=workload.container_security_context(
-                                    add_capabilities=["CHOWN", "FOWNER"], run_as_root=True
-                                ),
-                                volume_mounts=[storage_mount],
-                                resources=workload.resources("50m", "32Mi", "200m", "64Mi"),
-                            )
-                        ],
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="griddb",
-                                image=args.image,
-                                ports=[
-                                    k8s.core.v1.ContainerPortArgs(name="transaction", container_port=TRANSACTION_PORT),
-                                    k8s.core.v1.ContainerPortArgs(name="cluster", container_port=10010),
-                                    k8s.core.v1.ContainerPortArgs(name="sync", container_port=10020),
-                                    k8s.core.v1.ContainerPortArgs(name="system", container_port=10040),
-                                    k8s.core.v1.ContainerPortArgs(name="sql", container_port=20001),
-                                ],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.cluster_name),
-                                    k8s.core.v1.EnvVarArgs(name="NOTIFICATION_MEMBER", value="1"),
-                                    secret_env("GRIDDB_USERNAME", "username"),
-                                    secret_env("GRIDDB_PASSWORD", "password"),
-                                    # Read on every start: the config never keeps a stale pod IP.
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="POD_IP",
-                                        value_from=k8s.core.v1.EnvVarSourceArgs(
-                                            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
-                                        ),
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(name="GRIDDB_LOG_WRITE_MODE", value=str(args.log_write_mode)),
-                                ],
-                                volume_mounts=[
-                                    storage_mount,
-                                    k8s.core.v1.VolumeMountArgs(name="conf", mount_path="/var/lib/gridstore/conf"),
-                                    k8s.core.v1.VolumeMountArgs(name="log", mount_path="/var/lib/gridstore/log"),
-                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-                                ],
-                                security_context=workload.container_security_context(),
-                                resources=workload.resources("250m", "768Mi", "1", "1536Mi"),
-                                # The server listens before it has joined its cluster, so a TCP
-                                # check says ready too early: gs_stat's MASTER status is honest.
-                                startup_probe=k8s.core.v1.ProbeArgs(exec_=ready, period_seconds=5, timeout_seconds=10, failure_threshold=60),
-                                readiness_probe=k8s.core.v1.ProbeArgs(exec_=ready, period_seconds=10, timeout_seconds=10, failure_threshold=3),
-                                liveness_probe=k8s.core.v1.ProbeArgs(
-                                    tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="transaction"),
-                                    period_seconds=20,
-                                    timeout_seconds=5,
-                                    failure_threshold=3,
-                                ),
-                            )
-                        ],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="storage",
-                                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name),
-                            ),
-                            empty_dir("conf"),
-                            empty_dir("log"),
-                            empty_dir("tmp"),
-                        ],
+        init = k8s.core.v1.ContainerArgs(
+            name="prepare-volume",
+            image=args.image,
+            command=["griddb-prepare-volume"],
+            # hostPath directories are created root-owned and fsGroup does not apply to them:
+            # this step runs as root with only CHOWN and FOWNER to hand data/ and txnlog/ to the
+            # GridDB user.
+            security_context=workload.container_security_context(add_capabilities=["CHOWN", "FOWNER"], run_as_root=True),
+            volume_mounts=[storage_mount],
+            resources=workload.resources("50m", "32Mi", "200m", "64Mi"),
+        )
+        server = k8s.core.v1.ContainerArgs(
+            name="griddb",
+            image=args.image,
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name="transaction", container_port=TRANSACTION_PORT),
+                k8s.core.v1.ContainerPortArgs(name="cluster", container_port=10010),
+                k8s.core.v1.ContainerPortArgs(name="sync", container_port=10020),
+                k8s.core.v1.ContainerPortArgs(name="system", container_port=10040),
+                k8s.core.v1.ContainerPortArgs(name="sql", container_port=20001),
+            ],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.cluster_name),
+                k8s.core.v1.EnvVarArgs(name="NOTIFICATION_MEMBER", value="1"),
+                workload.env_from_secret("GRIDDB_USERNAME", credentials.metadata.name, "username"),
+                workload.env_from_secret("GRIDDB_PASSWORD", credentials.metadata.name, "password"),
+                # Read on every start: the config never keeps a stale pod IP.
+                k8s.core.v1.EnvVarArgs(
+                    name="POD_IP",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
                     ),
                 ),
+                k8s.core.v1.EnvVarArgs(name="GRIDDB_LOG_WRITE_MODE", value=str(args.log_write_mode)),
+            ],
+            volume_mounts=[
+                storage_mount,
+                k8s.core.v1.VolumeMountArgs(name="conf", mount_path="/var/lib/gridstore/conf"),
+                k8s.core.v1.VolumeMountArgs(name="log", mount_path="/var/lib/gridstore/log"),
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            ],
+            security_context=workload.container_security_context(),
+            resources=workload.resources("250m", "768Mi", "1", "1536Mi"),
+            # The server listens before it has joined its cluster, so a TCP check says ready too
+            # early: the node's own MASTER status (what gs_stat reports) is the honest one.
+            startup_probe=k8s.core.v1.ProbeArgs(exec_=ready, period_seconds=5, timeout_seconds=10, failure_threshold=60),
+            readiness_probe=k8s.core.v1.ProbeArgs(exec_=ready, period_seconds=10, timeout_seconds=10, failure_threshold=3),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="transaction"),
+                period_seconds=20,
+                timeout_seconds=5,
+                failure_threshold=3,
             ),
+        )
+        volumes = [
+            k8s.core.v1.VolumeArgs(
+                name="storage",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name),
+            ),
+            empty_dir("conf"),
+            empty_dir("log"),
+            empty_dir("tmp"),
+        ]
+        return workload.deployment(
+            f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
+            pod=workload.pod_spec([server], volumes, init_containers=[init],
+                                  termination_grace_period_seconds=TERMINATION_GRACE_SECONDS),
             opts=opts,
+            # Recreate: the old pod is gone before the new one starts, so two GridDB processes
+            # never open the same ReadWriteOnce volume (a rolling update would deadlock on it or
+            # corrupt it).
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
         )

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from components import workload
 
 NAME = "web"
+COMPONENT = "web-frontend"
 # The port the server listens on inside the container (WEB_PORT). The Service's targetPort
 # names it, so the original's fault (targetPort 8000, server on 8080) cannot come back.
 CONTAINER_PORT = 8080
@@ -39,85 +40,50 @@ class WebFrontend(pulumi.ComponentResource):
     def __init__(self, name: str, args: WebFrontendArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("griddb-todo:index:WebFrontend", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = workload.labels(NAME, "web-frontend")
-
-        def griddb_secret(env: str, key: str) -> k8s.core.v1.EnvVarArgs:
-            return k8s.core.v1.EnvVarArgs(
-                name=env,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=args.griddb_credentials_secret, key=key)
-                ),
-            )
 
         tmp, tmp_mount = workload.tmp_volume()
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
-                # Stateless: roll one pod at a time and never drop below the wanted count.
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+        container = k8s.core.v1.ContainerArgs(
+            name=NAME,
+            image=args.image,
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="WEB_PORT", value=str(CONTAINER_PORT)),
+                k8s.core.v1.EnvVarArgs(name="AUTH_URL", value=args.auth_url),
+                k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
+                k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
+                k8s.core.v1.EnvVarArgs(name="TODO_STORE", value="griddb"),
+                k8s.core.v1.EnvVarArgs(
+                    name="GRIDDB_NOTIFICATION_MEMBER",
+                    value=pulumi.Output.concat(args.griddb_host, ":", str(args.griddb_port)),
                 ),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=workload.selector(NAME)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=workload.pod_security_context(),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name=NAME,
-                                image=args.image,
-                                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(name="WEB_PORT", value=str(CONTAINER_PORT)),
-                                    k8s.core.v1.EnvVarArgs(name="AUTH_URL", value=args.auth_url),
-                                    k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
-                                    k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
-                                    k8s.core.v1.EnvVarArgs(name="TODO_STORE", value="griddb"),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="GRIDDB_NOTIFICATION_MEMBER",
-                                        value=pulumi.Output.concat(args.griddb_host, ":", str(args.griddb_port)),
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.griddb_cluster_name),
-                                    griddb_secret("GRIDDB_USERNAME", "username"),
-                                    griddb_secret("GRIDDB_PASSWORD", "password"),
-                                ],
-                                volume_mounts=[tmp_mount],
-                                security_context=workload.container_security_context(),
-                                # The GridDB client runs in a JVM (JPype): memory is sized for it.
-                                resources=workload.resources("100m", "384Mi", "1", "768Mi"),
-                                # Both on /healthz: web serves the UI and login while GridDB is
-                                # away (the todo API answers 503), so it stays in the Service.
-                                readiness_probe=workload.http_probe("/healthz", "http", period=5),
-                                liveness_probe=workload.http_probe("/healthz", "http", period=15),
-                            )
-                        ],
-                        volumes=[tmp],
-                    ),
-                ),
+                k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.griddb_cluster_name),
+                workload.env_from_secret("GRIDDB_USERNAME", args.griddb_credentials_secret, "username"),
+                workload.env_from_secret("GRIDDB_PASSWORD", args.griddb_credentials_secret, "password"),
+            ],
+            volume_mounts=[tmp_mount],
+            security_context=workload.container_security_context(),
+            # The GridDB client runs in a JVM (JPype): memory is sized for it.
+            resources=workload.resources("100m", "384Mi", "1", "768Mi"),
+            # Both on /healthz: web serves the UI and login while GridDB is away (the todo API
+            # answers 503), so it stays in the Service.
+            readiness_probe=workload.http_probe("/healthz", "http", period=5),
+            liveness_probe=workload.http_probe("/healthz", "http", period=15),
+        )
+        deployment = workload.deployment(
+            f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
+            # Stateless: roll one pod at a time and never drop below the wanted count.
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
             ),
+            pod=workload.pod_spec([container], [tmp]),
             opts=child,
         )
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=args.namespace, labels=labels),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type=args.service_type,
-                selector=workload.selector(NAME),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="http",
-                        port=args.port,
-                        target_port="http",
-                        node_port=args.node_port,
-                    )
-                ],
-            ),
+        service = workload.service(
+            f"{name}-service", NAME, args.namespace, COMPONENT,
+            k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            service_type=args.service_type,
         )
         # From anywhere, but only to the container's port.
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, CONTAINER_PORT, None, child)

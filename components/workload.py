@@ -72,6 +72,15 @@ def tmp_volume() -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
     )
 
 
+def env_from_secret(env: str, secret_name, key: str) -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(
+        name=env,
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
+        ),
+    )
+
+
 def http_probe(path: str, port: str, period: int, failure_threshold: int = 3) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(
         http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
@@ -110,5 +119,71 @@ def ingress_policy(
                 )
             ],
         ),
+        opts=opts,
+    )
+
+
+def pod_spec(
+    containers: list[k8s.core.v1.ContainerArgs],
+    volumes: list[k8s.core.v1.VolumeArgs],
+    init_containers: Optional[list[k8s.core.v1.ContainerArgs]] = None,
+    termination_grace_period_seconds: Optional[int] = None,
+) -> k8s.core.v1.PodSpecArgs:
+    """What every pod of ours shares: the hardened security context; no service-account token
+    (none of the services calls the Kubernetes API); no service-link variables (a Service named
+    auth would inject AUTH_PORT=tcp://..., clashing with the services' own variables)."""
+    return k8s.core.v1.PodSpecArgs(
+        automount_service_account_token=False,
+        enable_service_links=False,
+        security_context=pod_security_context(),
+        init_containers=init_containers,
+        containers=containers,
+        volumes=volumes,
+        termination_grace_period_seconds=termination_grace_period_seconds,
+    )
+
+
+def deployment(
+    resource_name: str,
+    name: str,
+    namespace,
+    component: str,
+    replicas: int,
+    pod: k8s.core.v1.PodSpecArgs,
+    opts,
+    strategy: Optional[k8s.apps.v1.DeploymentStrategyArgs] = None,
+) -> k8s.apps.v1.Deployment:
+    return k8s.apps.v1.Deployment(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(name, component)),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=replicas,
+            strategy=strategy,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(name)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(name, component)), spec=pod
+            ),
+        ),
+        opts=opts,
+    )
+
+
+def service(
+    resource_name: str,
+    name: str,
+    namespace,
+    component: str,
+    port: k8s.core.v1.ServicePortArgs,
+    opts,
+    service_type: str = "ClusterIP",
+    annotations: Optional[dict[str, str]] = None,
+) -> k8s.core.v1.Service:
+    """A Service with an explicit name (the DNS name the other services use) selecting `name`'s pods."""
+    return k8s.core.v1.Service(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=namespace, labels=labels(name, component), annotations=annotations
+        ),
+        spec=k8s.core.v1.ServiceSpecArgs(type=service_type, selector=selector(name), ports=[port]),
         opts=opts,
     )
