@@ -5,7 +5,9 @@
 # Overridable: STACK, PYTHON, PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE(_FILE).
 
 STACK ?= dev
-PYTHON ?= $(shell command -v python3.12 2>/dev/null || ls /root/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | tail -n 1)
+# The first Python 3.12 that really runs (a pyenv shim may exist and still refuse to run).
+PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3.12); do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 # Pulumi's local file backend: no account, state kept in your home directory.
 export PULUMI_BACKEND_URL ?= file://$(HOME)/.griddb-todo/state
