@@ -9,7 +9,6 @@ import pulumi_kubernetes as k8s
 
 from components import settings as stack_settings
 from components.auth import AuthService, AuthServiceArgs
-from components.credentials import CredentialSource
 from components.griddb import GridDbNode, GridDbNodeArgs
 from components.image import AppImage, AppImageArgs
 from components.namespace import AppNamespace
@@ -29,8 +28,6 @@ provider = k8s.Provider(
     context=settings.cluster.kube_context,
 )
 in_cluster = pulumi.ResourceOptions(provider=provider)
-# The real providers unless the stack names stand-ins (CI only, see components/standins.py).
-credential_source = CredentialSource(stand_in_random=settings.stand_ins.random, stand_in_tls=settings.stand_ins.tls)
 
 
 def app_image(service: str, build_args: dict[str, str]) -> AppImage:
@@ -80,7 +77,6 @@ griddb = GridDbNode(
         host_path=griddb_settings.storage.host_path,
         protect_data=griddb_settings.storage.protect,
         clients=("web",),
-        credential_source=credential_source,
     ),
     opts=in_namespace,
 )
@@ -95,7 +91,6 @@ auth = AuthService(
         audience=TOKEN_AUDIENCE,
         token_ttl_seconds=settings.auth.token_ttl_seconds,
         clients=("web",),
-        credential_source=credential_source,
     ),
     opts=in_namespace,
 )

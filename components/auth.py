@@ -8,8 +8,10 @@ from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pulumi_tls as tls
+
 from components import workload
-from components.credentials import CredentialSource
 
 NAME = "auth"
 COMPONENT = "auth-server"
@@ -28,7 +30,6 @@ class AuthServiceArgs:
     audience: str
     token_ttl_seconds: int
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
-    credential_source: CredentialSource = CredentialSource()
 
 
 class AuthService(pulumi.ComponentResource):
@@ -42,9 +43,11 @@ class AuthService(pulumi.ComponentResource):
 
         # Generated once per stack and kept, encrypted, in the state. ES256: web verifies
         # with the public half published as JWKS, so web never holds a signing secret.
-        signing_key_pem = args.credential_source.ecdsa_p256_key_pem(f"{name}-signing-key", child)
+        signing_key_pem = tls.PrivateKey(
+            f"{name}-signing-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child
+        ).private_key_pem
         passwords = {
-            account: args.credential_source.password(f"{name}-password-{account}", 20, child)
+            account: random.RandomPassword(f"{name}-password-{account}", length=20, special=False, opts=child)
             for account in args.accounts
         }
         # Only hashes reach the cluster; the clear passwords stay in the state as secrets.

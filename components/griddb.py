@@ -7,8 +7,9 @@ from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
+
 from components import workload
-from components.credentials import CredentialSource
 
 NAME = "griddb"
 COMPONENT = "database"
@@ -34,7 +35,6 @@ class GridDbNodeArgs:
     host_path: Optional[str]  # set: a hostPath PersistentVolume (k3s); None: dynamic provisioning
     protect_data: bool
     clients: tuple[str, ...]  # names of the workloads allowed to reach port 10001
-    credential_source: CredentialSource = CredentialSource()
 
 
 class GridDbNode(pulumi.ComponentResource):
@@ -52,7 +52,8 @@ class GridDbNode(pulumi.ComponentResource):
 
         password = args.password
         if password is None:
-            password = args.credential_source.password(f"{name}-admin-password", 24, child).result
+            # Letters and digits only: the password goes into GridDB's config files.
+            password = random.RandomPassword(f"{name}-admin-password", length=24, special=False, opts=child).result
 
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",

@@ -103,8 +103,6 @@ class StandInSettings:
     """CI only: which providers components/standins.py replaces (see there why)."""
 
     docker: bool
-    random: bool
-    tls: bool
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ KEYS = (
     "webReplicas", "webServiceType", "webPort", "webNodePort",
     "providerStandIns",
 )
-STAND_IN_PROVIDERS = ("docker", "random", "tls")
+STAND_IN_PROVIDERS = ("docker",)
 SECRET_KEYS = ("registryPassword", "griddbPassword", "accountPasswordHashes")
 
 
@@ -241,7 +239,7 @@ def _stand_ins(r: _Reader) -> StandInSettings:
     for name in names:
         if name not in STAND_IN_PROVIDERS:
             r.problem("providerStandIns", name, f"each entry must be one of {', '.join(STAND_IN_PROVIDERS)}")
-    return StandInSettings(docker="docker" in names, random="random" in names, tls="tls" in names)
+    return StandInSettings(docker="docker" in names)
 
 
 def _cluster(r: _Reader) -> ClusterSettings:

@@ -1,17 +1,14 @@
-"""STAND-INS for pulumi-docker, pulumi-random and pulumi-tls, for this repository's CI only.
+"""STAND-IN for pulumi-docker's Image, for this repository's CI only.
 
-Those three providers are Go plugins that cannot be built on the offline CI machine (the Go
-module proxy there does not serve them; see tools/e2e/README.md), while the real Pulumi engine,
-the Python language host and the Kubernetes provider can. So that `pulumi up` still runs for
-real end to end, a stack may replace them with these Python dynamic providers, which produce
-the same outputs the components consume:
+pulumi-docker's plugin is a Go program that cannot be built on the offline CI machine (the Go
+module proxy there does not serve it; see tools/e2e/README.md), while the real Pulumi engine,
+the Python language host and the kubernetes, random and tls plugins can. So that `pulumi up`
+still runs for real end to end, a stack may replace it with StandInImage, a Python dynamic
+provider that produces the output AppImage consumes: `docker build` + `docker push` through
+the Docker CLI, and the pushed repo digest.
 
-- StandInImage: `docker build` + `docker push` through the Docker CLI; output the repo digest.
-- StandInPassword: a random alphanumeric password and its bcrypt hash.
-- StandInSigningKey: an ECDSA P-256 private key in PEM.
-
-Users never need them: the shipped stacks use the real providers, and the program tests check
-both paths. Selected by the `providerStandIns` config key (Pulumi.e2e.yaml sets it).
+Users never need it: the shipped stacks use pulumi-docker, and the program tests check both
+paths. Selected by the `providerStandIns` config key (Pulumi.e2e.yaml sets it).
 """
 
 from __future__ import annotations
@@ -101,59 +98,3 @@ class StandInImage(Resource):
             },
             opts,
         )
-
-
-class _PasswordProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        import secrets
-        import string
-
-        import bcrypt
-
-        alphabet = string.ascii_letters + string.digits
-        password = "".join(secrets.choice(alphabet) for _ in range(int(props["length"])))
-        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
-        return CreateResult(id_=hashlib.sha256(hashed.encode()).hexdigest()[:16],
-                            outs={**props, "result": password, "bcrypt_hash": hashed})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=olds.get("length") != news.get("length"), replaces=["length"])
-
-
-class StandInPassword(Resource):
-    """Stand-in for pulumi_random.RandomPassword(special=False): `result` and `bcrypt_hash`."""
-
-    result: pulumi.Output[str]
-    bcrypt_hash: pulumi.Output[str]
-
-    def __init__(self, name: str, length: int, opts: Optional[pulumi.ResourceOptions] = None):
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["result", "bcrypt_hash"])
-        super().__init__(_PasswordProvider(), name, {"length": length, "result": None, "bcrypt_hash": None},
-                         pulumi.ResourceOptions.merge(opts, secret))
-
-
-class _SigningKeyProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        ).decode()
-        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return CreateResult(id_=hashlib.sha256(public).hexdigest()[:16], outs={**props, "private_key_pem": pem})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=olds.get("curve") != news.get("curve"), replaces=["curve"])
-
-
-class StandInSigningKey(Resource):
-    """Stand-in for pulumi_tls.PrivateKey(algorithm="ECDSA", ecdsa_curve="P256")."""
-
-    private_key_pem: pulumi.Output[str]
-
-    def __init__(self, name: str, opts: Optional[pulumi.ResourceOptions] = None):
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["private_key_pem"])
-        super().__init__(_SigningKeyProvider(), name, {"curve": "P256", "private_key_pem": None},
-                         pulumi.ResourceOptions.merge(opts, secret))

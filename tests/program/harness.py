@@ -116,14 +116,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "tls:index/privateKey:PrivateKey":
             outputs["privateKeyPem"] = f"mock-ecdsa-p256-private-key-{token[:12]}"
             outputs["publicKeyPem"] = f"mock-ecdsa-p256-public-key-{token[:12]}"
-        elif args.typ == "pulumi-python:dynamic:Resource":  # the CI stand-ins
-            if "image_name" in args.inputs:
-                outputs["repo_digest"] = f"{args.inputs['image_name'].rsplit(':', 1)[0]}@sha256:{token}"
-            elif "length" in args.inputs:
-                outputs["result"] = f"mock-password-{token[:12]}"
-                outputs["bcrypt_hash"] = "$2b$10$" + (token + token)[:53]
-            else:
-                outputs["private_key_pem"] = f"mock-ecdsa-p256-private-key-{token[:12]}"
+        elif args.typ == "pulumi-python:dynamic:Resource":  # the CI image stand-in
+            outputs["repo_digest"] = f"{args.inputs['image_name'].rsplit(':', 1)[0]}@sha256:{token}"
         elif args.typ.startswith("kubernetes:") and "kind" in args.inputs:
             metadata = dict(outputs.get("metadata") or {})
             # The provider auto-names objects without metadata.name: name plus a suffix.
