@@ -133,6 +133,11 @@ def project(tmp_path_factory) -> Project:
         PULUMI_BACKEND_URL=f"file://{state}",
         PULUMI_CONFIG_PASSPHRASE=secrets.token_urlsafe(24),
         PULUMI_SKIP_UPDATE_CHECK="true",
+        # A missing plugin fails at once instead of an attempt to download it.
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        # The engine talks gRPC to its plugins on loopback: never through a proxy.
+        NO_PROXY=",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"])),
+        no_proxy=",".join(filter(None, [os.environ.get("no_proxy"), "127.0.0.1,localhost"])),
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING="true",
         KUBECONFIG=values["KUBECONFIG"],
     )

@@ -161,7 +161,8 @@ def main() -> None:
         stack_file["config"].update({f"griddb-todo:{k}": v for k, v in BENCH_CONFIG.items()})
         (workdir / "Pulumi.bench.yaml").write_text(yaml.safe_dump(stack_file))
         env.update(PULUMI_BACKEND_URL=f"file://{tmp}/state", PULUMI_CONFIG_PASSPHRASE=secrets.token_urlsafe(16),
-                   PULUMI_SKIP_UPDATE_CHECK="true")
+                   PULUMI_SKIP_UPDATE_CHECK="true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+                   NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
         (Path(tmp) / "state").mkdir()
         print("warming Docker's build cache ...", flush=True)
         for service in ("auth", "web"):
