@@ -110,6 +110,7 @@ web = WebFrontend(
         griddb_port=griddb.port,
         griddb_cluster_name=griddb.cluster_name,
         griddb_credentials_secret=griddb.credentials_secret_name,
+        upstreams=(("auth", auth.port), ("griddb", griddb.port)),
     ),
     opts=in_namespace,
 )

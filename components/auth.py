@@ -34,6 +34,7 @@ class AuthServiceArgs:
 
 class AuthService(pulumi.ComponentResource):
     url: pulumi.Output[str]
+    port: int
     # {account: password} for the generated accounts; a secret output.
     passwords: pulumi.Output[dict[str, str]]
 
@@ -122,6 +123,7 @@ class AuthService(pulumi.ComponentResource):
         )
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)
 
+        self.port = PORT
         self.url = pulumi.Output.concat("http://", service.metadata.name, ":", str(PORT))
         self.passwords = pulumi.Output.secret(pulumi.Output.all(**{a: p.result for a, p in passwords.items()}))
         self.register_outputs({"url": self.url, "passwords": self.passwords})

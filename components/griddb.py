@@ -100,6 +100,10 @@ class GridDbNode(pulumi.ComponentResource):
         workload.ingress_policy(
             f"{name}-ingress", args.namespace, NAME, TRANSACTION_PORT, list(args.clients), child
         )
+        # The one FIXED_LIST member reaches itself at its pod IP (transaction, cluster, sync, system).
+        workload.egress_policy(
+            f"{name}-egress", args.namespace, NAME, [(NAME, [TRANSACTION_PORT, 10010, 10020, 10040])], child
+        )
 
         self.host = service.metadata.name
         self.port = TRANSACTION_PORT

@@ -1,4 +1,4 @@
-"""AppNamespace: the stack's namespace and its default-deny ingress policy."""
+"""AppNamespace: the stack's namespace and its default-deny policies (ingress and egress)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from components import workload
 
 
 class AppNamespace(pulumi.ComponentResource):
-    """Every pod in the namespace refuses ingress unless a component's policy admits it."""
+    """Every pod in the namespace refuses ingress, and may only look names up, unless a
+    component's policy allows more."""
 
     name: pulumi.Output[str]
 
@@ -31,16 +32,30 @@ class AppNamespace(pulumi.ComponentResource):
             # Deleting a namespace deletes the claims in it: protected together with the data.
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="default-deny-ingress", namespace=ns.metadata.name, labels={"app.kubernetes.io/part-of": workload.PART_OF}
-            ),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-                policy_types=["Ingress"],
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        def namespace_policy(policy: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=policy, namespace=ns.metadata.name, labels={"app.kubernetes.io/part-of": workload.PART_OF}
+                ),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        every_pod = k8s.meta.v1.LabelSelectorArgs()
+        namespace_policy("default-deny-ingress", k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod, policy_types=["Ingress"]))
+        # Outbound too: a compromised pod reaches nothing the components did not allow.
+        namespace_policy("default-deny-egress", k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod, policy_types=["Egress"]))
+        # Name lookups, wherever the cluster's resolver runs (kube-dns, node-local DNS, ...).
+        namespace_policy("allow-dns-egress", k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod,
+            policy_types=["Egress"],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=[
+                k8s.networking.v1.NetworkPolicyPortArgs(protocol="UDP", port=53),
+                k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=53),
+            ])],
+        ))
         self.name = ns.metadata.name
         self.register_outputs({"name": self.name})

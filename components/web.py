@@ -32,6 +32,8 @@ class WebFrontendArgs:
     griddb_port: int
     griddb_cluster_name: str
     griddb_credentials_secret: pulumi.Input[str]
+    # (workload name, port) web opens connections to: auth and GridDB.
+    upstreams: tuple[tuple[str, int], ...] = ()
 
 
 class WebFrontend(pulumi.ComponentResource):
@@ -87,6 +89,9 @@ class WebFrontend(pulumi.ComponentResource):
         )
         # From anywhere, but only to the container's port.
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, CONTAINER_PORT, None, child)
+        workload.egress_policy(
+            f"{name}-egress", args.namespace, NAME, [(target, [port]) for target, port in args.upstreams], child
+        )
 
         self.url = _public_url(service, args)
         self.register_outputs({"url": self.url})

@@ -123,6 +123,36 @@ def ingress_policy(
     )
 
 
+def egress_policy(
+    name: str,
+    namespace: str,
+    source: str,
+    destinations: list[tuple[str, list[int]]],
+    opts,
+) -> k8s.networking.v1.NetworkPolicy:
+    """Let the pods named `source` open TCP connections to the pods named in `destinations`, on
+    the given ports. Everything else but DNS is denied by the namespace default."""
+    return k8s.networking.v1.NetworkPolicy(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"allow-{source}-egress", namespace=namespace, labels=labels(source, "network-policy")
+        ),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(source)),
+            policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(target)))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
+                )
+                for target, ports in destinations
+            ],
+        ),
+        opts=opts,
+    )
+
+
 def pod_spec(
     containers: list[k8s.core.v1.ContainerArgs],
     volumes: list[k8s.core.v1.VolumeArgs],

@@ -97,11 +97,11 @@ class Project:
                                 capture_output=True, text=True, check=True)
         return json.loads(result.stdout)
 
-    def kubectl(self, *args: str) -> str:
+    def kubectl(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(["kubectl", *args], env=self.env, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             pytest.fail(f"kubectl {' '.join(args)}: {result.stderr}")
-        return result.stdout
+        return result.stdout if check else result
 
     @functools.cached_property
     def web_url(self) -> str:

@@ -104,24 +104,43 @@ def test_4_the_app_answers_through_the_web_service(project: Project):
     token = login.json()["access_token"]
     todos = requests.get(f"{project.web_url}/api/todos", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert requests.get(f"{project.web_url}/api/todos", timeout=10).status_code == 401
+    # The network policies hold for real: web reaches auth, auth reaches nothing but DNS.
+    assert _connects(project, "web", "auth", 2828) == "ok"
+    assert _connects(project, "auth", "kube-dns.kube-system", 53) == "ok"  # DNS: allowed, and proves the probe works
+    assert _connects(project, "auth", "web", 8080) == "blocked"
     if not FULL:
         assert todos.status_code == 503 and STORE_DOWN in todos.json()["detail"]
         return
-    assert todos.status_code == 200 and todos.json() == []
+    # GridDB's files outlive the stack on purpose (hostPath, Retain): earlier runs' todos may be there.
+    assert todos.status_code == 200 and isinstance(todos.json(), list)
     _full_todo_flow(project, token)
+
+
+def _connects(project: Project, source: str, host: str, port: int) -> str:
+    """"ok" when a pod of `source` opens a TCP connection to host:port within 4 s, "blocked" when
+    the attempt times out or is refused (what a dropped or rejected packet looks like)."""
+    code = f"import socket; socket.create_connection(({host!r}, {port}), timeout=4).close()"
+    result = project.kubectl("-n", NAMESPACE, "exec", f"deploy/{source}", "--", "python", "-c", code, check=False)
+    # The Python error, not kubectl's closing "command terminated with exit code 1".
+    error = next((line for line in result.stderr.splitlines() if "Error" in line), result.stderr.strip())
+    outcome = "ok" if result.returncode == 0 else "blocked" if ("timed out" in error or "refused" in error) else error
+    print(f"connect {source} -> {host}:{port}: {outcome} {error}")
+    return outcome
 
 
 def _full_todo_flow(project: Project, token: str) -> None:
     """Create, list, toggle, delete; then a GridDB pod restart keeps every acknowledged todo."""
     api = f"{project.web_url}/api/todos"
     auth = {"Authorization": f"Bearer {token}"}
-    created = [requests.post(api, json={"title": f"e2e {i}"}, headers=auth, timeout=10).json() for i in range(5)]
-    assert len({t["id"] for t in created}) == 5
+    existing = {t["id"] for t in requests.get(api, headers=auth, timeout=10).json()}
+    run = time.strftime("%H%M%S")
+    created = [requests.post(api, json={"title": f"e2e {run} {i}"}, headers=auth, timeout=10).json() for i in range(5)]
+    assert len({t["id"] for t in created} - existing) == 5
     toggled = requests.patch(f"{api}/{created[0]['id']}", json={"done": True}, headers=auth, timeout=10)
     assert toggled.json()["done"] is True
     assert requests.delete(f"{api}/{created[1]['id']}", headers=auth, timeout=10).status_code == 204
     before = sorted((t["id"], t["title"], t["done"]) for t in requests.get(api, headers=auth, timeout=10).json())
-    assert len(before) == 4
+    assert len(before) == len(existing) + 4
     old_pod = project.kubectl("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=griddb", "-o", "name").split()
     restarted = time.monotonic()
     project.kubectl("-n", NAMESPACE, "delete", "pod", "-l", "app.kubernetes.io/name=griddb", "--wait=true")
@@ -137,6 +156,8 @@ def _full_todo_flow(project: Project, token: str) -> None:
     print(f"GridDB pod {old_pod} deleted, {new_pod} serving again after {time.monotonic() - restarted:.1f} s; "
           f"todos before {len(before)}, after {len(after)}")
     assert after == before
+    for todo in created:  # leave the volume as this run found it
+        requests.delete(f"{api}/{todo['id']}", headers=auth, timeout=10)
 
 
 def test_5_a_web_change_rolls_out_a_new_digest_and_nothing_else(project: Project):
@@ -162,11 +183,12 @@ def test_6_destroy_keeps_what_the_stack_protects_and_up_works_again(project: Pro
     assert protected == {("kubernetes:core/v1:Namespace", "app-namespace"),
                          ("kubernetes:core/v1:PersistentVolumeClaim", "griddb-data"),
                          ("kubernetes:core/v1:PersistentVolume", "griddb-volume")}
-    # Left besides them: providers, and the namespace's default-deny policy, which every
+    # Left besides them: providers, and the namespace's default policies, which every
     # workload depends on (__main__.py) so that nothing runs before it: the namespace kept with
     # the data stays locked down.
     kept = {(t, n) for t, n in left - protected if not t.startswith("pulumi:providers:")}
-    assert kept == {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "app-default-deny-ingress")}
+    assert kept == {("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"app-{p}")
+                    for p in ("default-deny-ingress", "default-deny-egress", "allow-dns-egress")}
     assert project.kubectl("-n", NAMESPACE, "get", "deployments,services,secrets", "-o", "name").split() == []
     project.pulumi("up", "--yes", "--skip-preview")
     _wait_for(lambda: _login(project, _demo_password(project)).status_code == 200, "a login after the second up")

@@ -262,11 +262,41 @@ def test_web_is_reachable_from_anywhere_on_its_port_only(any_run):
 
 
 def test_every_pod_is_admitted_by_exactly_one_allow_policy(any_run):
-    allow = {n: p for n, p in policies(any_run).items() if n != "default-deny-ingress"}
+    allow = {n: p for n, p in policies(any_run).items() if n != "default-deny-ingress" and "Ingress" in p["policyTypes"]}
     for name in ("griddb", "auth", "web"):
         labels = any_run.kube("Deployment", name).inputs["spec"]["template"]["metadata"]["labels"]
         admitting = [n for n, p in allow.items() if p["podSelector"]["matchLabels"].items() <= labels.items()]
         assert admitting == [f"allow-{name}"]
+
+
+def test_default_deny_egress_but_dns(any_run):
+    deny = policies(any_run)["default-deny-egress"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Egress"] and "egress" not in deny
+    dns = policies(any_run)["allow-dns-egress"]
+    assert dns["podSelector"] == {}
+    (rule,) = dns["egress"]
+    assert "to" not in rule
+    assert rule["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+def egress_of(run, name):
+    labels = run.kube("Deployment", name).inputs["spec"]["template"]["metadata"]["labels"]
+    allowed = set()
+    for policy in policies(run).values():
+        if "Egress" in policy["policyTypes"] and policy["podSelector"].get("matchLabels", {}).items() <= labels.items() \
+                and policy["podSelector"] != {}:
+            for rule in policy["egress"]:
+                for peer in rule["to"]:
+                    target = peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    allowed |= {(target, p["port"]) for p in rule["ports"]}
+    return allowed
+
+
+def test_only_web_opens_connections_to_auth_and_griddb(any_run):
+    assert egress_of(any_run, "web") == {("auth", 2828), ("griddb", 10001)}
+    assert egress_of(any_run, "auth") == set()
+    # The single GridDB member reaches only itself.
+    assert egress_of(any_run, "griddb") == {("griddb", 10001), ("griddb", 10010), ("griddb", 10020), ("griddb", 10040)}
 
 
 # --- images ------------------------------------------------------------------------------
