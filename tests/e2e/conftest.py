@@ -145,6 +145,10 @@ def project(tmp_path_factory) -> Project:
     log.parent.mkdir(parents=True, exist_ok=True)
     node_ip = values["NODE_IP"]
     proj = Project(workdir=workdir, env=env, node_ip=node_ip, log=log)
+    # The stack state is new each run, so objects an aborted earlier run left behind would
+    # clash with it (field-manager conflicts): this namespace and volume belong to these tests.
+    proj.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true")
+    proj.kubectl("delete", "persistentvolume", f"{NAMESPACE}-griddb-data", "--ignore-not-found", "--wait=true")
     proj.pulumi("stack", "init")
     griddb_image: Optional[str] = os.environ.get("E2E_GRIDDB_IMAGE")
     if griddb_image:
