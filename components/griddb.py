@@ -14,6 +14,8 @@ from components import workload
 NAME = "griddb"
 COMPONENT = "database"
 TRANSACTION_PORT = 10001
+# The claim's name; the k3s hostPath volume is reserved for exactly this claim.
+CLAIM_NAME = "griddb-data"
 # The image keeps data/ and txnlog/ under this directory (docs/interfaces.md): both must
 # survive a new container, or GridDB refuses to start (RM_CP_FILE_WITH_NO_LOG_FILE).
 STORAGE_MOUNT = "/var/lib/gridstore/storage"
@@ -71,7 +73,7 @@ class GridDbNode(pulumi.ComponentResource):
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="griddb-data",
+                name=CLAIM_NAME,
                 namespace=args.namespace,
                 labels=workload.labels(NAME, COMPONENT),
                 # A claim on a WaitForFirstConsumer class binds only once the pod exists: do
@@ -120,7 +122,7 @@ class GridDbNode(pulumi.ComponentResource):
 
     def _host_path_volume(self, name: str, args: GridDbNodeArgs, opts: pulumi.ResourceOptions):
         # PersistentVolumes are cluster-wide: the namespace in the name keeps stacks apart.
-        pv_name = pulumi.Output.concat(args.namespace, "-griddb-data")
+        pv_name = pulumi.Output.concat(args.namespace, "-", CLAIM_NAME)
         return k8s.core.v1.PersistentVolume(
             f"{name}-volume",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=pv_name, labels=workload.labels(NAME, COMPONENT)),
@@ -134,7 +136,7 @@ class GridDbNode(pulumi.ComponentResource):
                 storage_class_name=args.storage_class,
                 host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=args.host_path, type="DirectoryOrCreate"),
                 # Reserved for our claim: no other claim can take it.
-                claim_ref=k8s.core.v1.ObjectReferenceArgs(namespace=args.namespace, name="griddb-data"),
+                claim_ref=k8s.core.v1.ObjectReferenceArgs(namespace=args.namespace, name=CLAIM_NAME),
             ),
             opts=opts,
         )

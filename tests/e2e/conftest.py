@@ -52,7 +52,6 @@ class Project:
 
     workdir: Path
     env: dict[str, str]
-    node_ip: str
     log: Path
 
     def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -143,8 +142,7 @@ def project(tmp_path_factory) -> Project:
     )
     log = Path(os.environ.get("E2E_LOG", ROOT / "test-results" / "e2e.log"))
     log.parent.mkdir(parents=True, exist_ok=True)
-    node_ip = values["NODE_IP"]
-    proj = Project(workdir=workdir, env=env, node_ip=node_ip, log=log)
+    proj = Project(workdir=workdir, env=env, log=log)
     # The stack state is new each run, so objects an aborted earlier run left behind would
     # clash with it (field-manager conflicts): this namespace and volume belong to these tests.
     proj.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true")
