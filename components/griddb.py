@@ -235,7 +235,7 @@ class GridDbNode(pulumi.ComponentResource):
 # What pulumi-kubernetes waits for on the claim. 4.25.0's own PVC await is no use here: on a
 # WaitForFirstConsumer class it is satisfied by a Pending claim on create, so a claim that can
 # never bind passes, and on update it waits for Pending on a Bound claim until it times out
-# (fixed in 4.28). Waiting for Bound explicitly fails `up` when the claim stays Pending, while
+# (fixed in 4.27). Waiting for Bound explicitly fails `up` when the claim stays Pending, while
 # the claim's warning events (e.g. ProvisioningFailed: storageclass "x" not found) are shown.
 CLAIM_BOUND_TIMEOUT_SECONDS = 600
 
