@@ -66,7 +66,7 @@ class GridDbNode(pulumi.ComponentResource):
             f"{name}-credentials",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=workload.labels(NAME, COMPONENT)),
             string_data={"username": args.username, "password": password},
-            # Immutable and auto-named: a new password makes a new Secret, and the Deployments
+            # Immutable and auto-named: a new password makes a new Secret, and the workloads
             # that read it roll, instead of pods silently keeping the old value.
             immutable=True,
             opts=child,

@@ -45,12 +45,15 @@ STATEFULSET_REPLACED = [  # same name, the new uid only after the old pod object
 @pytest.fixture
 def fake_kubectl(tmp_path, monkeypatch):
     """A kubectl that prints the given events as `get --watch --output-watch-events -o json` does:
-    pretty-printed JSON documents back to back."""
+    pretty-printed JSON documents back to back; the first one, then the rest a second later."""
     def install(events):
-        (tmp_path / "events.json").write_text("".join(json.dumps({"type": t, "object": o}, indent=4) + "\n"
-                                                      for t, o in events))
+        def document(events):
+            return "".join(json.dumps({"type": t, "object": o}, indent=4) + "\n" for t, o in events)
+        (tmp_path / "first.json").write_text(document(events[:1]))
+        (tmp_path / "rest.json").write_text(document(events[1:]))
         script = tmp_path / "kubectl"
-        script.write_text(f"#!/bin/sh\ncat {tmp_path / "events.json"}\nexec sleep 30\n")
+        script.write_text(f"#!/bin/sh\ncat {tmp_path / 'first.json'}\nsleep 1\ncat {tmp_path / 'rest.json'}\n"
+                          "exec sleep 30\n")
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
         return {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     return install
@@ -74,3 +77,12 @@ def test_a_clean_handover_is_never_two(fake_kubectl):
     old = next(c for c in w.snapshot() if c.uid == "a")
     assert old.deleted and old.finished_at == "2026-12-02T02:00:09Z"
     assert [running for _, running in w.timeline] == [("griddb-0/a",), (), ("griddb-0/b",)]
+
+
+def test_replace_pod_deletes_the_ready_pod_and_follows_its_replacement(fake_kubectl):
+    deleted = []
+    with PodWatch(fake_kubectl(STATEFULSET_REPLACED), "ns", "app.kubernetes.io/name=griddb", "griddb") as w:
+        old, new = w.replace_pod(lambda *args: deleted.append(args), seconds=10)
+    assert deleted == [("-n", "ns", "delete", "pod", "griddb-0", "--wait=false")]
+    assert (old.uid, old.deleted, new.uid, new.ready) == ("a", True, "b", True)
+    assert w.deleted_at is not None and w.max_running == 1
