@@ -13,8 +13,6 @@ from components import image, standins, workload
 from components.registry import docker_config_json
 from harness import CLOUD_FILLED_IN, CLOUD_SECRETS, ROOT, run_program
 
-SECRET = "kubernetes:core/v1:Secret"
-
 
 def pod_specs(run):
     return {r.outputs["metadata"]["name"]: r.inputs["spec"]["template"]["spec"]
