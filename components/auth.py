@@ -30,6 +30,7 @@ class AuthServiceArgs:
     audience: str
     token_ttl_seconds: int
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
+    image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
 
 
 class AuthService(pulumi.ComponentResource):
@@ -113,7 +114,7 @@ class AuthService(pulumi.ComponentResource):
             f"{name}-deployment", NAME, args.namespace, COMPONENT,
             # One: auth's failed-login lockout is counted per process.
             replicas=1,
-            pod=workload.pod_spec([container], volumes),
+            pod=workload.pod_spec([container], volumes, image_pull_secret=args.image_pull_secret),
             opts=child,
         )
         service = workload.service(

@@ -42,8 +42,13 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("griddb-todo:index:AppImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args.stand_in:
+            login = None
+            if args.registry_username:
+                login = {"server": args.registry_server, "username": args.registry_username,
+                         "password": args.registry_password}
             self.ref = standins.StandInImage(
-                f"{name}-image", f"{args.repository}:{args.tag}", args.context, args.build_args, PLATFORM, child
+                f"{name}-image", f"{args.repository}:{args.tag}", args.context, args.build_args, PLATFORM, child,
+                registry=login,
             ).repo_digest
             self.register_outputs({"ref": self.ref})
             return
