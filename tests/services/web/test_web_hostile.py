@@ -205,3 +205,28 @@ def test_login_forwards_the_client_address_it_saw_not_one_the_client_claims(web_
     c.post("/api/login", json={"username": "alice", "password": "x"},
            headers={"X-Forwarded-For": "198.51.100.1", CLIENT_ADDRESS_HEADER: "198.51.100.2"})
     assert seen == ["203.0.113.7"]
+
+
+def _stores():
+    from web.griddb_store import GridDBStore
+    from web.store import MemoryStore
+    down = MemoryStore()
+    down.available = False
+    # not started: no JVM, not connected; any call that reached GridDB would be a 503
+    return {"memory": down, "griddb": GridDBStore("h:1", "c", "u", "p", start=False)}
+
+
+@pytest.mark.parametrize("kind", ["memory", "griddb"])
+@pytest.mark.parametrize("title", ["a\ud800b", "\u202eevil", " padded ", "x" * 201, "", "\x00"])
+def test_both_stores_refuse_bad_values_before_touching_storage(kind, title):
+    """The same rule, checked before any write, whichever store: an InvalidValue, not the
+    StoreUnavailable a call to the (switched-off) storage would give."""
+    from web.store import InvalidValue
+    store = _stores()[kind]
+    with pytest.raises(InvalidValue):
+        store.create("alice", title)
+    with pytest.raises(InvalidValue):
+        store.update("alice", "0" * 32, title=title)
+    with pytest.raises(InvalidValue):
+        store.create("a\ud800", "fine")
+    store.close()
