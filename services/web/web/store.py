@@ -59,7 +59,11 @@ class Todo:
     created_at: datetime  # UTC, millisecond precision
 
     def public(self) -> dict:
-        return {"id": self.id, "title": self.title, "done": self.done,
+        # Titles are checked before every write; a row written before that check existed
+        # (or by another program) could still hold a lone surrogate, which no JSON encoder
+        # can send as UTF-8. Answer it as U+FFFD rather than fail the user's whole list.
+        title = self.title.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return {"id": self.id, "title": title, "done": self.done,
                 "created_at": self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
 
 
