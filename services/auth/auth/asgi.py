@@ -173,19 +173,23 @@ def install_error_handlers(app) -> None:
                 methods |= set(getattr(route, "methods", None) or ())
         return found, methods
 
+    def toggle_slash(path: str) -> str:
+        return path[:-1] if path.endswith("/") else path + "/"
+
     def slash_redirect(request) -> str | None:
+        """The same path with one trailing slash added or removed, if that one is a route.
+        Built from the raw (still percent-encoded) path, and only where the raw and decoded
+        paths end alike: an encoded slash (%2F) must not turn into a redirect loop."""
         path = request.scope["path"]
-        if path == "/" or path.startswith("//"):
+        raw = (request.scope.get("raw_path") or path.encode()).decode("latin-1")
+        if path == "/" or path.startswith("//") or raw.endswith("/") != path.endswith("/"):
             return None
-        other = path.rstrip("/") if path.endswith("/") else path + "/"
-        if not other.startswith("/") or other.startswith("//"):
+        other, location = toggle_slash(path), toggle_slash(raw)
+        if not other.startswith("/") or other.startswith("//") or location.startswith("//"):
             return None
         found, _ = matching_methods({**request.scope, "path": other})
         if not found:
             return None
-        raw = request.scope.get("raw_path") or path.encode()
-        raw = raw.decode("latin-1")
-        location = raw.rstrip("/") if raw.endswith("/") else raw + "/"
         query = request.scope.get("query_string", b"").decode("latin-1")
         return location + ("?" + query if query else "")
 

@@ -280,3 +280,16 @@ def test_both_stores_refuse_bad_values_before_touching_storage(kind, title):
     with pytest.raises(InvalidValue):
         store.create("a\ud800", "fine")
     store.close()
+
+
+@pytest.mark.parametrize("path", ["/api/todos/%2F", "/api/todos/%2F/", "/api/todos//", "/healthz%2F",
+                                  "/api/todos/x/", "/api/todos/%2Fapi%2Ftodos/"])
+def test_odd_slashes_never_loop(client, auth_header, path):
+    r = client.get("http://testserver" + path, headers=auth_header(), follow_redirects=False)
+    if r.status_code in (307, 308):
+        nxt = client.get("http://testserver" + r.headers["location"], headers=auth_header(),
+                         follow_redirects=False)
+        assert nxt.status_code not in (307, 308), (path, r.headers["location"])
+        assert r.headers["location"].startswith("/") and not r.headers["location"].startswith("//")
+    else:
+        assert r.status_code in (404, 405)
