@@ -87,6 +87,8 @@ class AuthService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=str(args.token_ttl_seconds)),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
+                # only web reaches auth (NetworkPolicy), so the client address web forwards is trusted
+                k8s.core.v1.EnvVarArgs(name="AUTH_TRUSTED_CLIENT_HEADER", value="X-Todo-Client-Address"),
             ],
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="signing-key", mount_path=SIGNING_DIR, read_only=True),

@@ -90,6 +90,9 @@ class WebFrontend(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
             service_type=args.service_type,
             annotations=args.service_annotations,
+            # Local: the pod sees the client's own address (auth throttles logins by it); the
+            # default policy would show it the node's, shared by every client.
+            external_traffic_policy=None if args.service_type == "ClusterIP" else "Local",
         )
         # From anywhere, but only to the container's port.
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, CONTAINER_PORT, None, child)

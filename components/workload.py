@@ -251,6 +251,7 @@ def service(
     opts,
     service_type: str = "ClusterIP",
     annotations: Optional[dict[str, str]] = None,
+    external_traffic_policy: Optional[str] = None,
 ) -> k8s.core.v1.Service:
     """A Service with an explicit name (the DNS name the other services use) selecting `name`'s pods."""
     return k8s.core.v1.Service(
@@ -258,6 +259,7 @@ def service(
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=name, namespace=namespace, labels=labels(name, component), annotations=annotations
         ),
-        spec=k8s.core.v1.ServiceSpecArgs(type=service_type, selector=selector(name), ports=[port]),
+        spec=k8s.core.v1.ServiceSpecArgs(type=service_type, selector=selector(name), ports=[port],
+                                         external_traffic_policy=external_traffic_policy),
         opts=opts,
     )

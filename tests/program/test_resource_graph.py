@@ -223,6 +223,17 @@ def test_service_types_and_ports(any_run):
     assert int(env(container(any_run, "auth"))["AUTH_PORT"]) == 2828
 
 
+def test_web_sees_client_addresses_and_auth_trusts_only_webs_header(any_run):
+    # auth throttles failed logins per client address: web must see the real one (Local
+    # policy, no SNAT to the node's address) and forward it in the header auth trusts.
+    assert any_run.kube("Service", "web").inputs["spec"]["externalTrafficPolicy"] == "Local"
+    for name in ("griddb", "auth"):
+        assert "externalTrafficPolicy" not in any_run.kube("Service", name).inputs["spec"]
+    # the header web's login sends (services/web/web/app.py CLIENT_ADDRESS_HEADER)
+    assert env(container(any_run, "auth"))["AUTH_TRUSTED_CLIENT_HEADER"] == "X-Todo-Client-Address"
+    assert "AUTH_TRUSTED_CLIENT_HEADER" not in env(container(any_run, "web"))
+
+
 def test_url_output_is_the_load_balancer_address(any_run):
     from harness import MOCK_LOAD_BALANCER_IP
 
