@@ -48,7 +48,9 @@ build_go_components() {
 	KUBE_ROUTER_BIN=$(go_build kube-router "$KUBE_ROUTER_VERSION" "$E2E_DIR/go/kube-router" \
 		github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
 	LBSTATUS_BIN=$(go_build lb-status "$KUBE_VERSION" "$E2E_DIR/go/kube" ./cmd/lb-status)
-	export KUBE_BIN ETCD_BIN COREDNS_BIN KUBE_ROUTER_BIN LBSTATUS_BIN
+	LOCAL_PATH_BIN=$(go_build local-path-provisioner "$LOCAL_PATH_VERSION" "$E2E_DIR/go/local-path-provisioner" \
+		github.com/rancher/local-path-provisioner)
+	export KUBE_BIN ETCD_BIN COREDNS_BIN KUBE_ROUTER_BIN LBSTATUS_BIN LOCAL_PATH_BIN
 }
 
 # static_image IMAGE KEY ENTRYPOINT_JSON FILE... : an image holding only the given static binaries
@@ -85,5 +87,30 @@ build_images() {
 	fi
 	static_image "$PAUSE_IMAGE" "$(basename "$pause_dir")" '["/usr/local/bin/pause"]' "$pause_dir/pause"
 	static_image "$COREDNS_IMAGE" "$(basename "$COREDNS_BIN")" '["/usr/local/bin/coredns"]' "$COREDNS_BIN/coredns"
+	static_image "$LOCAL_PATH_IMAGE" "$(basename "$LOCAL_PATH_BIN")" '["/usr/local/bin/local-path-provisioner"]' \
+		"$LOCAL_PATH_BIN/local-path-provisioner"
+	busybox_image
 	"$E2E_DIR/images/python/build.sh"
+}
+
+# busybox_image: the local-path provisioner's helper image (it runs `/bin/sh /script/setup`, which
+# uses mkdir and rm): Debian's static busybox, keyed by the package's version.
+busybox_image() {
+	local image=$LOCAL_PATH_HELPER_IMAGE key mark root cmd
+	key=busybox-static-$(dpkg-query -W -f='${Version}' busybox-static)
+	mark=$CACHE/images/$(echo "${image#*/}" | tr '/:' '__').pushed
+	if [ -f "$mark" ] && [ "$(cat "$mark")" = "$key" ] && registry_has "$image"; then
+		log "image up to date: $image"
+		return 0
+	fi
+	root=$(mktemp -d "$CACHE/tmp.image.XXXX")
+	mkdir -p "$root/bin" "$root/tmp"
+	chmod 1777 "$root/tmp"
+	cp /bin/busybox "$root/bin/busybox"
+	for cmd in sh mkdir rm chmod ls cat; do ln -s busybox "$root/bin/$cmd"; done
+	tar --numeric-owner -C "$root" -cf - . |
+		docker import --change 'ENV PATH=/bin' --change 'CMD ["/bin/sh"]' - "$image" >/dev/null
+	rm -rf "$root"
+	run_long "docker push $image" "$CACHE/logs/push-busybox.log" docker push "$image"
+	echo "$key" >"$mark"
 }

@@ -65,6 +65,16 @@ server = "http://$REGISTRY"
 EOF
 	done
 
+	# HTTPS with the cluster CA for the registry that wants credentials (the kubelet passes a pod's
+	# image pull secret with the pull).
+	mkdir -p "$STATE/containerd/certs.d/$AUTH_REGISTRY"
+	put_config "$STATE/containerd/certs.d/$AUTH_REGISTRY/hosts.toml" containerd <<EOF
+server = "https://$AUTH_REGISTRY"
+[host."https://$AUTH_REGISTRY"]
+  capabilities = ["pull", "resolve"]
+  ca = "$STATE/pki/ca.crt"
+EOF
+
 	# CNI: one Linux bridge for the node's pod range, masquerading traffic that leaves it.
 	put_config "$STATE/cni/net.d/10-griddb-todo-e2e.conflist" containerd <<EOF
 {
@@ -119,12 +129,18 @@ evictionHard:
 rotateCertificates: false
 EOF
 
+	# nftables, not iptables: kube-router's NetworkPolicy controller rewrites the whole iptables
+	# filter table on each sync (iptables-save, then iptables-restore without --noflush), so a
+	# kube-proxy change to that table made in between is undone. Seen: a new Service's "has no
+	# endpoints" REJECT rule put back after its pod was ready, so a new pod's first connection was
+	# refused (tools/e2e/README.md, "Pitfalls"). In nftables mode kube-proxy keeps its rules in its
+	# own table, which kube-router never touches.
 	put_config "$STATE/kube-proxy.yaml" kube-proxy <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
   kubeconfig: $STATE/kubeconfig.kube-proxy
-mode: iptables
+mode: nftables
 clusterCIDR: 10.42.0.0/16
 hostnameOverride: $NODE_NAME
 bindAddress: 127.0.0.1

@@ -76,6 +76,8 @@ make_pki() {
 			"IP:127.0.0.1,IP:$NODE_IP,IP:$api_ip,DNS:localhost,DNS:$NODE_NAME,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN"
 		echo "$NODE_IP" >"$dir/apiserver.ip"
 	fi
+	# The registry that wants credentials (ensure_auth_registry): TLS from the cluster's own CA.
+	[ -f "$dir/registry-auth.crt" ] || issue registry-auth "/CN=griddb-todo-e2e-registry" "IP:127.0.0.1,DNS:localhost"
 	local server=https://127.0.0.1:6443 n
 	for n in admin controller-manager scheduler kube-proxy kubelet cluster-addons; do
 		write_kubeconfig "$STATE/kubeconfig.$n" "$n" "$server"

@@ -153,7 +153,7 @@ try:
     body = urllib.request.urlopen("http://hello/hostname", timeout=5).read().decode().strip()
     print("reached", body)
 except Exception as exc:
-    print("blocked", type(exc).__name__)
+    print("blocked", type(exc).__name__, exc)  # the reason, should it ever fail again
 """
 
 
@@ -301,3 +301,140 @@ def test_hostpath_volume_binds_claim_with_explicit_storage_class(tmp_path_factor
         kubectl("-n", NS, "delete", "pod", "writer", "--ignore-not-found", check=False)
         kubectl("-n", NS, "delete", "pvc", "data", "--ignore-not-found", check=False)
         kubectl("delete", "pv", pv_name, "--ignore-not-found", check=False)
+
+
+def _host_path_of(pv_name: str) -> Path:
+    spec = json.loads(kubectl("get", "pv", pv_name, "-o", "json").stdout)["spec"]
+    source = spec.get("hostPath") or spec.get("local")
+    return Path(source["path"])
+
+
+def _one_shot_pod(name: str, code: str, claim: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001},
+            "containers": [
+                {
+                    "name": "main",
+                    "image": PY_IMAGE,
+                    "command": ["python3", "-c", code],
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        },
+    }
+
+
+def _pod_phase(name: str) -> str:
+    return kubectl("-n", NS, "get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
+
+
+def test_default_storage_class_is_k3s_local_path():
+    classes = json.loads(kubectl("get", "storageclass", "-o", "json").stdout)["items"]
+    defaults = [
+        c for c in classes
+        if c["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+    ]
+    assert [c["metadata"]["name"] for c in defaults] == ["local-path"]
+    (local_path,) = defaults
+    assert local_path["provisioner"] == "rancher.io/local-path"
+    assert local_path["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert local_path["reclaimPolicy"] == "Delete"
+
+
+def test_claim_without_class_is_provisioned_keeps_data_and_is_removed_with_the_claim():
+    claim = "dynamic"
+    apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim, "namespace": NS},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}}},
+        }
+    )
+    got = json.loads(kubectl("-n", NS, "get", "pvc", claim, "-o", "json").stdout)
+    assert got["spec"]["storageClassName"] == "local-path"  # the default class was given to it
+    # WaitForFirstConsumer: no volume until a pod uses the claim.
+    assert got["status"].get("phase") == "Pending"
+
+    apply(_one_shot_pod("dyn-writer", "open('/data/proof.txt', 'w').write('kept across pods')", claim))
+    wait_until("the writer pod", lambda: _pod_phase("dyn-writer") == "Succeeded", timeout=120)
+    pv_name = kubectl("-n", NS, "get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}").stdout
+    assert pv_name, "the claim was not bound to a provisioned volume"
+    host_dir = _host_path_of(pv_name)
+    assert host_dir.is_relative_to(STATE / "local-path"), host_dir
+    assert (host_dir / "proof.txt").read_text() == "kept across pods"
+
+    # The writer is gone; a new pod on the same claim reads what it wrote.
+    kubectl("-n", NS, "delete", "pod", "dyn-writer", "--wait=true")
+    apply(_one_shot_pod("dyn-reader", "print(open('/data/proof.txt').read())", claim))
+    wait_until("the reader pod", lambda: _pod_phase("dyn-reader") in ("Succeeded", "Failed"), timeout=120)
+    assert _pod_phase("dyn-reader") == "Succeeded"
+    assert kubectl("-n", NS, "logs", "dyn-reader").stdout.strip() == "kept across pods"
+
+    # reclaimPolicy Delete: deleting the claim deletes the volume and its directory on the node.
+    kubectl("-n", NS, "delete", "pod", "dyn-reader", "--wait=true")
+    kubectl("-n", NS, "delete", "pvc", claim, "--wait=true")
+    wait_until(
+        f"volume {pv_name} to be deleted",
+        lambda: kubectl("get", "pv", pv_name, check=False).returncode != 0,
+        timeout=120,
+    )
+    wait_until(f"{host_dir} to be removed", lambda: not host_dir.exists(), timeout=60)
+
+
+def _push_to_auth_registry(tmp_path: Path) -> str:
+    """Push the python base image to the registry that wants credentials; return its reference."""
+    registry = ENV["E2E_AUTH_REGISTRY"]
+    image = f"{registry}/{NS}/python:probe"
+    docker_env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker")}  # never touch the user's login
+    login = subprocess.run(
+        ["docker", "login", registry, "--username", ENV["E2E_AUTH_REGISTRY_USER"], "--password-stdin"],
+        input=ENV["E2E_AUTH_REGISTRY_PASSWORD"], capture_output=True, text=True, env=docker_env,
+    )
+    assert login.returncode == 0, login.stderr
+    for cmd in (["docker", "pull", "-q", PY_IMAGE], ["docker", "tag", PY_IMAGE, image], ["docker", "push", "-q", image]):
+        done = subprocess.run(cmd, capture_output=True, text=True, env=docker_env)
+        assert done.returncode == 0, f"{' '.join(cmd)}: {done.stderr}"
+    return image
+
+
+def test_registry_with_logins_refuses_anonymous_pulls_and_serves_a_pod_with_a_pull_secret(tmp_path):
+    image = _push_to_auth_registry(tmp_path)
+
+    def pod(name: str, pull_secret: str | None) -> dict:
+        spec = {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": image, "imagePullPolicy": "Always",
+                            "command": ["python3", "-c", "print('pulled with a login')"]}],
+        }
+        if pull_secret:
+            spec["imagePullSecrets"] = [{"name": pull_secret}]
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+    apply(pod("anonymous-pull", None))
+
+    def waiting_reason():
+        statuses = json.loads(kubectl("-n", NS, "get", "pod", "anonymous-pull", "-o", "json").stdout)["status"]
+        for status in statuses.get("containerStatuses", []):
+            reason = status.get("state", {}).get("waiting", {}).get("reason")
+            if reason in ("ErrImagePull", "ImagePullBackOff"):
+                return reason
+        return None
+
+    assert wait_until("the anonymous pull to be refused", waiting_reason, timeout=90)
+    events = kubectl("-n", NS, "get", "events", "--field-selector", "involvedObject.name=anonymous-pull").stdout
+    assert "401 Unauthorized" in events or "authorization failed" in events or "no basic auth credentials" in events, events
+
+    kubectl("-n", NS, "create", "secret", "docker-registry", "auth-registry",
+            f"--docker-server={ENV['E2E_AUTH_REGISTRY']}", f"--docker-username={ENV['E2E_AUTH_REGISTRY_USER']}",
+            f"--docker-password={ENV['E2E_AUTH_REGISTRY_PASSWORD']}")
+    apply(pod("authenticated-pull", "auth-registry"))
+    wait_until("the pod with a pull secret", lambda: _pod_phase("authenticated-pull") in ("Succeeded", "Failed"), timeout=120)
+    assert _pod_phase("authenticated-pull") == "Succeeded"
+    assert kubectl("-n", NS, "logs", "authenticated-pull").stdout.strip() == "pulled with a login"
