@@ -1,24 +1,29 @@
 """Runs the whole Pulumi program (`__main__.py`) under Pulumi's mocks and records what it registers.
 
-No CLI, cluster or Docker engine: the mock monitor stands in for the engine. Config comes from
-Pulumi.yaml's declared defaults overlaid with a stack file, as the CLI would merge them.
+No CLI, cluster or Docker engine: the mock monitor stands in for the engine. The program is run the
+way the CLI's Python language host runs it: config from Pulumi.yaml's declared defaults overlaid with
+a stack file, handed over in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS; a `pulumi.RunError` reported
+to the engine as its message alone, any other exception as its traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import runpy
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -38,6 +43,7 @@ MOCK_LOAD_BALANCER_IP = "198.51.100.7"
 
 @dataclass
 class Registered:
+    urn: str
     type: str
     name: str
     inputs: dict
@@ -46,6 +52,7 @@ class Registered:
     protect: bool
     dependencies: list[str]
     provider: str
+    aliases: list[str] = field(default_factory=list)
     secret_paths: set[str] = field(default_factory=set)
     outputs: dict = field(default_factory=dict)
 
@@ -63,6 +70,8 @@ class ProgramRun:
     resources: list[Registered]
     outputs: dict
     secret_outputs: set[str]
+    # URN -> what the component passed to register_outputs (secret wrappers kept).
+    component_outputs: dict[str, dict] = field(default_factory=dict)
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -120,7 +129,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["repo_digest"] = f"{args.inputs['image_name'].rsplit(':', 1)[0]}@sha256:{token}"
         elif args.typ.startswith("kubernetes:") and "kind" in args.inputs:
             metadata = dict(outputs.get("metadata") or {})
-            # The provider auto-names objects without metadata.name: name plus a suffix.
+            # The provider auto-names objects without metadata.name: name plus a random suffix.
+            # An immutable Secret or ConfigMap whose data changes is replaced, and its replacement
+            # gets a new suffix; modelled here as a suffix that follows the data.
+            if args.inputs.get("immutable") is True:
+                data = {k: args.inputs.get(k) for k in ("data", "stringData", "binaryData")}
+                token = hashlib.sha256((token + json.dumps(data, sort_keys=True)).encode()).hexdigest()
             metadata.setdefault("name", f"{args.name}-{token[:8]}")
             outputs["metadata"] = metadata
             if args.inputs["kind"] == "Service" and args.inputs.get("spec", {}).get("type") == "LoadBalancer":
@@ -132,12 +146,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock monitor, plus a record of every registration as the engine would see it."""
+    """The mock monitor, plus a record of every registration as the engine would see it.
+
+    It does not offer alias specs, so the SDK sends aliases as URNs, those a child inherits from
+    a renamed parent included (the engine derives the same URNs from specs): tests compare them.
+    """
 
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
         self.registered: list[Registered] = []
         self.stack_outputs: Optional[dict] = None
+        self.component_outputs: dict[str, dict] = {}
+
+    def SupportsFeature(self, request):
+        if request.id == "aliasSpecs":
+            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
+        return super().SupportsFeature(request)
+
+    def GetDeploymentInfo(self, request):
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -146,6 +175,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             state = self.resources[response.urn].state if response.urn in self.resources else {}
             self.registered.append(
                 Registered(
+                    urn=response.urn,
                     type=request.type,
                     name=request.name,
                     inputs=rpc_plain(rpc.deserialize_properties(request.object)),
@@ -154,6 +184,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     provider=request.provider,
+                    aliases=list(request.aliasURNs),
                     secret_paths=_secret_paths(raw),
                     outputs=state,
                 )
@@ -161,9 +192,32 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request):
+        outputs = _struct_to_python(request.outputs)
         if request.urn.endswith(f"::pulumi:pulumi:Stack::{PROJECT}-" + pulumi.get_stack()):
-            self.stack_outputs = _struct_to_python(request.outputs)
+            self.stack_outputs = outputs
+        else:
+            self.component_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
+
+
+class ProgramFailed(Exception):
+    """The program stopped with errors, as the CLI would show them (`error: ...` lines)."""
+
+    def __init__(self, errors: list[str], registered: list[Registered]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+        self.registered = registered
+
+
+class _ErrorRecorder(logging.Handler):
+    """Collects what the program reports on the engine's error channel."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.errors.append(record.getMessage())
 
 
 def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
@@ -193,36 +247,68 @@ def run_program(
     """Run __main__.py for `stack`. `secrets` are set as secret config (as `config set --secret`)."""
     config = stack_config(stack, overrides)
     config.update(secrets or {})
+    return run(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        stack,
+        {f"{PROJECT}:{k}": _as_config_string(v) for k, v in config.items() if v is not None},
+        [f"{PROJECT}:{k}" for k in (secrets or {})],
+    )
+
+
+def run(program: Callable[[], Any], stack: str = "dev", config: Optional[dict[str, str]] = None,
+        secret_keys: Optional[list[str]] = None) -> ProgramRun:
+    """Run `program` as the language host runs a Pulumi program; raise ProgramFailed on errors."""
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    logger = logging.getLogger(f"{__name__}.engine")
+    logger.propagate = False
+    recorder = _ErrorRecorder()
+    logger.handlers = [recorder]
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
     # set_mocks made a root stack for tests of single resources; run_in_stack makes its own,
     # as the language host does, and registers the program's exports on it.
     runtime_settings.set_root_resource(None)
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": _as_config_string(v) for k, v in config.items() if v is not None},
-        [f"{PROJECT}:{k}" for k in (secrets or {})],
-    )
+    saved_env = {k: os.environ.get(k) for k in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
     previous_cwd = os.getcwd()
+    # What the CLI hands the program: the merged stack config and the names of its secret keys.
+    os.environ["PULUMI_CONFIG"] = json.dumps(config or {})
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys or [])
     os.chdir(ROOT)  # the CLI runs the program from the project directory
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
-    except Exception as error:
-        # Tests of bad config check that nothing was registered before the program stopped.
-        error.registered = monitor.registered  # type: ignore[attr-defined]
-        raise
+        _run_like_the_language_host(program)
     finally:
         os.chdir(previous_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if recorder.errors:
+        raise ProgramFailed(recorder.errors, monitor.registered)
     outputs = monitor.stack_outputs or {}
     return ProgramRun(
         resources=monitor.registered,
         outputs=rpc_plain(outputs),
         secret_outputs={k for k, v in outputs.items() if _secret_paths(v)},
+        component_outputs=monitor.component_outputs,
     )
+
+
+def _run_like_the_language_host(program: Callable[[], Any]) -> None:
+    """What pulumi-language-python-exec does with a program: load the config it was handed, run
+    the program in a stack, report a RunError's message alone and anything else with its
+    traceback on the engine's error channel."""
+    pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
+    try:
+        _sync_await(run_in_stack(program))
+    except pulumi.RunError as error:
+        pulumi.log.error(str(error))
+    except Exception:  # noqa: BLE001 - as the host: every other failure shows its traceback
+        pulumi.log.error(traceback.format_exc())
 
 
 def rpc_plain(value: Any) -> Any:
