@@ -23,7 +23,6 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as runtime_settings
-from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -146,30 +145,40 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock monitor, plus a record of every registration as the engine would see it.
-
-    It does not offer alias specs, so the SDK sends aliases as URNs, those a child inherits from
-    a renamed parent included (the engine derives the same URNs from specs): tests compare them.
-    """
+    """The mock monitor, plus a record of every registration as the engine would see it."""
 
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
         self.registered: list[Registered] = []
         self.stack_outputs: Optional[dict] = None
         self.component_outputs: dict[str, dict] = {}
+        self._names: dict[str, str] = {}
+        self._aliases: dict[str, list[str]] = {}
 
-    def SupportsFeature(self, request):
-        if request.id == "aliasSpecs":
-            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
-        return super().SupportsFeature(request)
+    def _engine_aliases(self, request) -> list[str]:
+        """The URNs a resource answers to, as the engine derives them from alias specs: each
+        alias given, plus one per alias of its parent; a child named "<parent name>-x" follows
+        its parent's old name (the SDK's naming convention, which the engine honours)."""
+        def collapse(alias) -> str:
+            if alias.urn:
+                return alias.urn
+            spec = alias.spec
+            parent = spec.parentUrn or ("" if spec.noParent else request.parent)
+            return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
-    def GetDeploymentInfo(self, request):
-        info = super().GetDeploymentInfo(request)
-        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
-        return resource_pb2.DeploymentInfo(supportedFeatures=features)
+        aliases = [collapse(a) for a in request.aliases]
+        parent_name = self._names.get(request.parent, "")
+        for parent_alias in self._aliases.get(request.parent, []):
+            name = request.name
+            if parent_name and name.startswith(parent_name):
+                name = parent_alias.rsplit("::", 1)[1] + name[len(parent_name):]
+            aliases.append(self.make_urn(parent_alias, request.type, name))
+        return aliases
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
+        self._names[response.urn] = request.name
+        self._aliases[response.urn] = self._engine_aliases(request)
         if request.type != "pulumi:pulumi:Stack":
             raw = _struct_to_python(request.object)
             state = self.resources[response.urn].state if response.urn in self.resources else {}
@@ -184,7 +193,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     provider=request.provider,
-                    aliases=list(request.aliasURNs),
+                    aliases=self._aliases[response.urn],
                     secret_paths=_secret_paths(raw),
                     outputs=state,
                 )
