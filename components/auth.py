@@ -116,7 +116,7 @@ class AuthService(pulumi.ComponentResource):
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http"),
-            opts=workload.after(child, deployment),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)
 

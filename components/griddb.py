@@ -52,8 +52,9 @@ class GridDbNode(pulumi.ComponentResource):
         super().__init__("griddb-todo:index:GridDbNode", name, None, opts)
         # Children inherit the caller's provider, protect and transforms from their parent.
         child = pulumi.ResourceOptions(parent=self)
-        # The data outlives `pulumi destroy` when the stack says so.
-        data_opts = workload.protected(child, args.protect_data)
+        # The data outlives `pulumi destroy` when the stack says so; else protect is inherited
+        # (never False: that would undo a caller who protected the whole component).
+        data_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_data or None)
 
         password = args.password
         if password is None:
@@ -96,7 +97,7 @@ class GridDbNode(pulumi.ComponentResource):
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction"),
-            opts=workload.after(child, deployment),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
             # ClusterIP only: the node hands clients its pod IP, which only in-cluster clients reach.
             service_type="ClusterIP",
             # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.

@@ -37,8 +37,8 @@ class AppNamespace(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/warn": "restricted",
                 },
             ),
-            # Protected together with the data; otherwise as the caller's options say (inherited).
-            opts=workload.protected(child, args.protect),
+            # Protected together with the data; else protect is inherited from the caller.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect or None),
         )
         def namespace_policy(policy: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
             k8s.networking.v1.NetworkPolicy(

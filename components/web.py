@@ -84,7 +84,7 @@ class WebFrontend(pulumi.ComponentResource):
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
-            opts=workload.after(child, deployment),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
             service_type=args.service_type,
         )
         # From anywhere, but only to the container's port.

@@ -15,17 +15,6 @@ PART_OF = "griddb-todo"
 APP_UID = 10001
 
 
-def protected(child: pulumi.ResourceOptions, protect: bool) -> pulumi.ResourceOptions:
-    """`child` plus protect when asked. Never protect=False: that would override a caller who
-    protected the whole component (children inherit protect from their parent)."""
-    return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)) if protect else child
-
-
-def after(child: pulumi.ResourceOptions, *resources: pulumi.Resource) -> pulumi.ResourceOptions:
-    """`child`, registered only once `resources` exist."""
-    return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(resources)))
-
-
 def as_text(value: pulumi.Input) -> pulumi.Output[str]:
     """An int (or an output of one) as the string an environment variable needs."""
     return pulumi.Output.from_input(value).apply(str)
