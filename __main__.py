@@ -12,6 +12,7 @@ from components.auth import AuthService, AuthServiceArgs
 from components.griddb import GridDbNode, GridDbNodeArgs
 from components.image import AppImage, AppImageArgs
 from components.namespace import AppNamespace, AppNamespaceArgs
+from components.registry import RegistryPullSecret, RegistryPullSecretArgs
 from components.web import WebFrontend, WebFrontendArgs
 
 TOKEN_ISSUER = "griddb-todo-auth"
@@ -70,6 +71,20 @@ namespace = AppNamespace(
 # namespace's default-deny policy does.
 in_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
 
+# A registry that wants credentials to push wants them to pull too: every pod lists this secret.
+pull_secret = None
+if settings.registry.username:
+    pull_secret = RegistryPullSecret(
+        "registry",
+        RegistryPullSecretArgs(
+            namespace=namespace.name,
+            server=settings.registry.server,
+            username=settings.registry.username,
+            password=settings.registry.password,
+        ),
+        opts=in_namespace,
+    ).name
+
 griddb = GridDbNode(
     "griddb",
     GridDbNodeArgs(
@@ -85,6 +100,7 @@ griddb = GridDbNode(
         host_path=griddb_settings.storage.host_path,
         protect_data=griddb_settings.storage.protect,
         clients=("web",),
+        image_pull_secret=pull_secret,
     ),
     opts=in_namespace,
 )
@@ -99,6 +115,7 @@ auth = AuthService(
         audience=TOKEN_AUDIENCE,
         token_ttl_seconds=settings.auth.token_ttl_seconds,
         clients=("web",),
+        image_pull_secret=pull_secret,
     ),
     opts=in_namespace,
 )
@@ -119,6 +136,8 @@ web = WebFrontend(
         griddb_cluster_name=griddb.cluster_name,
         griddb_credentials_secret=griddb.credentials_secret_name,
         upstreams=(("auth", auth.port), ("griddb", griddb.port)),
+        image_pull_secret=pull_secret,
+        service_annotations=settings.web.service_annotations,
     ),
     opts=in_namespace,
 )

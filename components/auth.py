@@ -30,6 +30,7 @@ class AuthServiceArgs:
     audience: pulumi.Input[str]
     token_ttl_seconds: pulumi.Input[int]
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
+    image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
 
 
 class AuthService(pulumi.ComponentResource):
@@ -83,6 +84,8 @@ class AuthService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=workload.as_text(args.token_ttl_seconds)),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
+                # only web reaches auth (NetworkPolicy), so the client address web forwards is trusted
+                k8s.core.v1.EnvVarArgs(name="AUTH_TRUSTED_CLIENT_HEADER", value="X-Todo-Client-Address"),
             ],
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="signing-key", mount_path=SIGNING_DIR, read_only=True),
@@ -110,7 +113,7 @@ class AuthService(pulumi.ComponentResource):
             f"{name}-deployment", NAME, args.namespace, COMPONENT,
             # One: auth's failed-login lockout is counted per process.
             replicas=1,
-            pod=workload.pod_spec([container], volumes),
+            pod=workload.pod_spec([container], volumes, image_pull_secret=args.image_pull_secret),
             opts=child,
         )
         service = workload.service(

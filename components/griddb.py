@@ -1,4 +1,8 @@
-"""GridDbNode: one GridDB Community Edition node (FIXED_LIST, one member) and its storage."""
+"""GridDbNode: one GridDB Community Edition node (FIXED_LIST, one member) and its storage.
+
+At most one GridDB process may ever open the volume: the node runs as a StatefulSet of 0 or 1
+pods (see workload.stateful_set), and its claim is a separate, optionally protected resource,
+so `pulumi destroy` or a rename of the workload never touches the data."""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ class GridDbNodeArgs:
     host_path: Optional[pulumi.Input[str]]  # set: a hostPath PersistentVolume (k3s); None: dynamic provisioning
     protect_data: bool
     clients: tuple[str, ...]  # names of the workloads allowed to reach port 10001
+    image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
 
 
 class GridDbNode(pulumi.ComponentResource):
@@ -65,7 +70,7 @@ class GridDbNode(pulumi.ComponentResource):
             f"{name}-credentials",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=workload.labels(NAME, COMPONENT)),
             string_data={"username": args.username, "password": password},
-            # Immutable and auto-named: a new password makes a new Secret, and the Deployments
+            # Immutable and auto-named: a new password makes a new Secret, and the workloads
             # that read it roll, instead of pods silently keeping the old value.
             immutable=True,
             opts=child,
@@ -80,9 +85,7 @@ class GridDbNode(pulumi.ComponentResource):
                 name=CLAIM_NAME,
                 namespace=args.namespace,
                 labels=workload.labels(NAME, COMPONENT),
-                # A claim on a WaitForFirstConsumer class binds only once the pod exists: do
-                # not make the Deployment wait for a bound claim it is itself needed for.
-                annotations={"pulumi.com/skipAwait": "true"} if volume is None else None,
+                annotations=_claim_await(args, volume is not None),
             ),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                 access_modes=["ReadWriteOnce"],
@@ -90,14 +93,19 @@ class GridDbNode(pulumi.ComponentResource):
                 volume_name=volume.metadata.name if volume is not None else None,
                 resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": args.storage_size}),
             ),
-            opts=data_opts,
+            # Created with the pod that makes it bind, i.e. once the image is pushed: its wait for
+            # Bound (_claim_await) must not run out while the image is still being built.
+            opts=pulumi.ResourceOptions.merge(data_opts, pulumi.ResourceOptions(depends_on=[_after(args.image)])),
         )
 
-        deployment = self._deployment(name, args, credentials, claim, child)
+        # The StatefulSet names the claim by its constant name, not by the claim's output: it must
+        # not wait for a Bound claim, because on a WaitForFirstConsumer class the claim binds only
+        # once this pod is scheduled.
+        statefulset = self._stateful_set(name, args, credentials, child)
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
             # ClusterIP only: the node hands clients its pod IP, which only in-cluster clients reach.
             service_type="ClusterIP",
             # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.
@@ -145,7 +153,7 @@ class GridDbNode(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _deployment(self, name, args: GridDbNodeArgs, credentials, claim, opts) -> k8s.apps.v1.Deployment:
+    def _stateful_set(self, name, args: GridDbNodeArgs, credentials, opts) -> k8s.apps.v1.StatefulSet:
         def empty_dir(volume: str) -> k8s.core.v1.VolumeArgs:
             return k8s.core.v1.VolumeArgs(name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
 
@@ -208,19 +216,46 @@ class GridDbNode(pulumi.ComponentResource):
         volumes = [
             k8s.core.v1.VolumeArgs(
                 name="storage",
-                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name),
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=CLAIM_NAME),
             ),
             empty_dir("conf"),
             empty_dir("log"),
             empty_dir("tmp"),
         ]
-        return workload.deployment(
-            f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
+        return workload.stateful_set(
+            f"{name}-statefulset", NAME, args.namespace, COMPONENT, args.replicas,
+            # The Service the clients use. GridDB needs no per-pod DNS name (clients follow the
+            # pod IP the node advertises), so no headless Service just for the StatefulSet.
+            service_name=NAME,
             pod=workload.pod_spec([server], volumes, init_containers=[init],
-                                  termination_grace_period_seconds=TERMINATION_GRACE_SECONDS),
-            opts=opts,
-            # Recreate: the old pod is gone before the new one starts, so two GridDB processes
-            # never open the same ReadWriteOnce volume (a rolling update would deadlock on it or
-            # corrupt it).
-            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                                  termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
+                                  image_pull_secret=args.image_pull_secret),
+            # A replacement (an immutable field changed) must also stop the old pod before the
+            # new one starts: delete first, never two StatefulSets on one claim.
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
         )
+
+
+# What pulumi-kubernetes waits for on the claim. 4.25.0's own PVC await is no use here: on a
+# WaitForFirstConsumer class it is satisfied by a Pending claim on create, so a claim that can
+# never bind passes, and on update it waits for Pending on a Bound claim until it times out
+# (fixed in 4.27). Waiting for Bound explicitly fails `up` when the claim stays Pending, while
+# the claim's warning events (e.g. ProvisioningFailed: storageclass "x" not found) are shown.
+CLAIM_BOUND_TIMEOUT_SECONDS = 600
+
+
+def _after(value: pulumi.Input[str]) -> pulumi.Output:
+    """For depends_on: an Output that carries the resources `value` comes from (the image's
+    build and push), so a resource listing it is created after them."""
+    return pulumi.Output.from_input(value).apply(lambda _: None)
+
+
+def _claim_await(args: GridDbNodeArgs, pre_bound: bool) -> dict[str, str]:
+    if args.replicas == 0 and not pre_bound:
+        # Parked on a dynamic class: no pod consumes the claim, so on a WaitForFirstConsumer
+        # class it rightly stays Pending; there is nothing to wait for.
+        return {"pulumi.com/skipAwait": "true"}
+    return {
+        "pulumi.com/waitFor": "jsonpath={.status.phase}=Bound",
+        "pulumi.com/timeoutSeconds": str(CLAIM_BOUND_TIMEOUT_SECONDS),
+    }

@@ -105,6 +105,8 @@ class WebSettings:
     service_type: str
     port: int
     node_port: Optional[int]
+    # Annotations of the web Service: cloud load balancers are configured through them.
+    service_annotations: Optional[dict[str, str]] = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ KEYS = (
     "protectData",
     "accounts", "accountPasswordHashes", "tokenTtlSeconds",
     "webReplicas", "webServiceType", "webPort", "webNodePort",
+    "webServiceAnnotations",
     "providerStandIns",
 )
 STAND_IN_PROVIDERS = ("docker",)
@@ -207,6 +210,14 @@ class _Reader:
             self.problem(key, value, "must be a list of strings")
             return default
         return value
+
+    def json_object(self, key: str) -> Any:
+        """A structured value as the stack file holds it (None when unset); the caller checks its shape."""
+        try:
+            return self._config.get_object(key)
+        except Exception:  # pulumi raises its own type error for malformed JSON
+            self.problem(key, self._config.get(key), "must be a JSON object")
+            return None
 
     def secret(self, key: str) -> Optional[pulumi.Output[str]]:
         """A value that must have been set with `pulumi config set --secret`."""
@@ -453,7 +464,28 @@ def _web(r: _Reader) -> WebSettings:
         service_type=r.choice("webServiceType", "LoadBalancer", SERVICE_TYPES),
         port=r.integer("webPort", 8080, 1, 65535),
         node_port=node_port or None,
+        service_annotations=_annotations(r, "webServiceAnnotations"),
     )
+
+
+# An annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63
+# characters (Kubernetes' own rule).
+_ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _annotations(r: _Reader, key: str) -> Optional[dict[str, str]]:
+    value = r.json_object(key)
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        r.problem(key, value, "must be an object mapping annotation names to strings")
+        return None
+    for name, text in value.items():
+        if not _ANNOTATION_KEY.match(name):
+            r.problem(key, name, "each name must be a Kubernetes annotation key ([prefix/]name, name at most 63 characters)")
+        if not isinstance(text, str):
+            r.problem(key, {name: text}, 'each value must be a string (quote numbers and booleans: "true")')
+    return dict(value)
 
 
 def _check_platform_rules(r: _Reader, s: Settings) -> None:
@@ -473,9 +505,7 @@ def _check_platform_rules(r: _Reader, s: Settings) -> None:
         if storage.host_path is not None:
             r.problem("griddbHostPath", storage.host_path, "hostPath volumes are for k3s only; on "
                       "the cloud platform remove it and use griddbStorageClass")
-        if _is_loopback(s.registry.server):
-            r.problem("registry", s.registry.address, "is a loopback address, which a cloud cluster's "
-                      "nodes cannot pull from: use a registry they reach, e.g. ghcr.io/acme")
+        _check_cloud_rules(r, s)
     if s.web.node_port is not None:
         if s.web.service_type == "ClusterIP":
             r.problem("webNodePort", s.web.node_port, "only applies to NodePort or LoadBalancer")
@@ -483,3 +513,20 @@ def _check_platform_rules(r: _Reader, s: Settings) -> None:
             r.problem("webNodePort", s.web.node_port,
                       "must be in the default NodePort range 30000-32767, or 0 to let Kubernetes pick")
 
+
+def _check_cloud_rules(r: _Reader, s: Settings) -> None:
+    """A managed cluster is never the ambient one, its data never on a class picked for us, and its
+    images in a registry its nodes reach."""
+    if s.cluster.kube_context is None:
+        r.problem("kubeContext", "", "cloud stacks must name their cluster's kubeconfig context "
+                  "(`kubectl config get-contexts`), so that `pulumi up` never deploys to whatever "
+                  "cluster the current context points at")
+    if s.griddb.storage.storage_class is None:
+        r.problem("griddbStorageClass", "", "cloud stacks must name the storage class of GridDB's "
+                  "volume (`kubectl get storageclass`; prefer reclaimPolicy Retain), not fall back "
+                  "to the cluster's default")
+    # CI's e2e-cloud stack is the exception: its cluster runs on the machine that builds the
+    # images with the stand-in (providerStandIns, CI only), so a loopback registry is one its node reaches.
+    if _is_loopback(s.registry.server) and not s.stand_ins.docker:
+        r.problem("registry", s.registry.address, "is a loopback address, which a cloud cluster's "
+                  "nodes cannot pull from: use a registry they reach, e.g. ghcr.io/acme")

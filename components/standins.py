@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -43,7 +44,7 @@ def context_digest(context: str) -> str:
 class _DockerCliImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         repo_digest = _build_and_push(props)
-        return CreateResult(id_=repo_digest, outs={**props, "repo_digest": repo_digest})
+        return CreateResult(id_=repo_digest, outs={**_without_password(props), "repo_digest": repo_digest})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         watched = ("image_name", "context", "context_digest", "build_args", "platform")
@@ -51,11 +52,19 @@ class _DockerCliImageProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=[])
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs={**news, "repo_digest": _build_and_push(news)})
+        return UpdateResult(outs={**_without_password(news), "repo_digest": _build_and_push(news)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # Like pulumi-docker's Image: pushed tags are left in the registry.
         return None
+
+
+def _without_password(props: dict[str, Any]) -> dict[str, Any]:
+    """The outputs: never the registry password (the inputs keep it, as a secret)."""
+    registry = props.get("registry")
+    if not registry:
+        return props
+    return {**props, "registry": {k: v for k, v in registry.items() if k != "password"}}
 
 
 def _build_and_push(props: dict[str, Any]) -> str:
@@ -64,7 +73,7 @@ def _build_and_push(props: dict[str, Any]) -> str:
     for key, value in sorted(props["build_args"].items()):
         command += ["--build-arg", f"{key}={value}"]
     _run(command + [context])
-    _run(["docker", "push", image])
+    _push(image, props.get("registry"))
     repository = image.rsplit(":", 1)[0]
     digests = _run(["docker", "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image]).split()
     pushed = [d for d in digests if d.startswith(repository + "@sha256:")]
@@ -73,8 +82,22 @@ def _build_and_push(props: dict[str, Any]) -> str:
     return pushed[0]
 
 
-def _run(command: list[str]) -> str:
-    result = subprocess.run(command, capture_output=True, text=True)
+def _push(image: str, registry: Optional[dict[str, str]]) -> None:
+    """`docker push`, logged in first when the registry wants credentials (as pulumi-docker's
+    `registry` block does). The login lives in a throw-away Docker config, so the password never
+    stays in the user's ~/.docker/config.json."""
+    if not registry:
+        _run(["docker", "push", image])
+        return
+    with tempfile.TemporaryDirectory(prefix="griddb-todo-docker-") as config:
+        login = ["docker", "--config", config, "login", registry["server"], "--username", registry["username"],
+                 "--password-stdin"]
+        _run(login, stdin=registry["password"])
+        _run(["docker", "--config", config, "push", image])
+
+
+def _run(command: list[str], stdin: Optional[str] = None) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, input=stdin)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result.stdout
@@ -87,7 +110,10 @@ class StandInImage(Resource):
 
     def __init__(self, name: str, image_name: pulumi.Input[str], context: str,
                  build_args: pulumi.Input[dict[str, str]], platform: str,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None,
+                 registry: Optional[dict[str, pulumi.Input[str]]] = None):
+        """`registry`: {"server", "username", "password"} when pushing wants a login; the
+        password is kept in the state as a secret."""
         absolute = str(Path(context).resolve())
         super().__init__(
             _DockerCliImageProvider(),
@@ -98,6 +124,9 @@ class StandInImage(Resource):
                 "context_digest": context_digest(absolute),
                 "build_args": build_args,
                 "platform": platform,
+                "registry": (
+                    {**registry, "password": pulumi.Output.secret(registry["password"])} if registry else None
+                ),
                 "repo_digest": None,
             },
             opts,
@@ -109,4 +138,10 @@ class StandInAppImage(AppImage):
 
     def _build(self, name: str, args: AppImageArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         image_name = pulumi.Output.concat(args.repository, ":", args.tag)
-        return StandInImage(f"{name}-image", image_name, args.context, dict(args.build_args), PLATFORM, child).repo_digest
+        # Logged in exactly when AppImage gives pulumi-docker a registry block.
+        login = None
+        if args.registry_username is not None:
+            login = {"server": args.registry_server, "username": args.registry_username,
+                     "password": args.registry_password}
+        return StandInImage(f"{name}-image", image_name, args.context, dict(args.build_args), PLATFORM, child,
+                            registry=login).repo_digest

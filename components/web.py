@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,6 +34,9 @@ class WebFrontendArgs:
     griddb_credentials_secret: pulumi.Input[str]
     # (workload name, port) web opens connections to: auth and GridDB.
     upstreams: tuple[tuple[str, pulumi.Input[int]], ...] = ()
+    image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
+    # e.g. a cloud load balancer's settings (TLS certificate, internal scheme): README.md
+    service_annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None
 
 
 class WebFrontend(pulumi.ComponentResource):
@@ -78,7 +81,7 @@ class WebFrontend(pulumi.ComponentResource):
                 type="RollingUpdate",
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
             ),
-            pod=workload.pod_spec([container], [tmp]),
+            pod=workload.pod_spec([container], [tmp], image_pull_secret=args.image_pull_secret),
             opts=child,
         )
         service = workload.service(
@@ -86,6 +89,10 @@ class WebFrontend(pulumi.ComponentResource):
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
             service_type=args.service_type,
+            annotations=args.service_annotations,
+            # Local: the pod sees the client's own address (auth throttles logins by it); the
+            # default policy would show it the node's, shared by every client.
+            external_traffic_policy=None if args.service_type == "ClusterIP" else "Local",
         )
         # From anywhere, but only to the container's port.
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, CONTAINER_PORT, None, child)

@@ -5,7 +5,7 @@ One place, so the hardening cannot drift between the three services.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,6 +13,9 @@ import pulumi_kubernetes as k8s
 PART_OF = "griddb-todo"
 # Every Dockerfile declares `USER 10001:10001` (docs/interfaces.md).
 APP_UID = 10001
+# Every image is built for linux/amd64 (components/image.py: GridDB's server exists for amd64
+# only): a mixed-architecture cluster must never schedule a pod where it cannot run.
+NODE_ARCH = "amd64"
 
 
 def as_text(value: pulumi.Input) -> pulumi.Output[str]:
@@ -164,14 +167,20 @@ def pod_spec(
     volumes: list[k8s.core.v1.VolumeArgs],
     init_containers: Optional[list[k8s.core.v1.ContainerArgs]] = None,
     termination_grace_period_seconds: Optional[int] = None,
+    image_pull_secret: Optional[pulumi.Input[str]] = None,
 ) -> k8s.core.v1.PodSpecArgs:
     """What every pod of ours shares: the hardened security context; no service-account token
     (none of the services calls the Kubernetes API); no service-link variables (a Service named
-    auth would inject AUTH_PORT=tcp://..., clashing with the services' own variables)."""
+    auth would inject AUTH_PORT=tcp://..., clashing with the services' own variables); nodes of
+    the images' architecture only; the registry's pull secret when the registry wants one."""
     return k8s.core.v1.PodSpecArgs(
         automount_service_account_token=False,
         enable_service_links=False,
         security_context=pod_security_context(),
+        node_selector={"kubernetes.io/arch": NODE_ARCH},
+        image_pull_secrets=(
+            [k8s.core.v1.LocalObjectReferenceArgs(name=image_pull_secret)] if image_pull_secret is not None else None
+        ),
         init_containers=init_containers,
         containers=containers,
         volumes=volumes,
@@ -204,6 +213,40 @@ def deployment(
     )
 
 
+def stateful_set(
+    resource_name: str,
+    name: str,
+    namespace,
+    component: str,
+    replicas: int,
+    service_name: str,
+    pod: k8s.core.v1.PodSpecArgs,
+    opts,
+) -> k8s.apps.v1.StatefulSet:
+    """A StatefulSet of at most one pod, for a workload that must never run twice at once.
+
+    Its pod has a fixed name (`<name>-0`): the controller creates the replacement only once the
+    old pod object is gone, i.e. after its containers stopped (deletion, eviction) or after the
+    node is known to be down, where a Deployment starts the replacement at once. Volumes are the
+    caller's (no volumeClaimTemplates), so the data's lifetime stays the caller's decision."""
+    return k8s.apps.v1.StatefulSet(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(name, component)),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            replicas=replicas,
+            service_name=service_name,
+            # One pod: ordered start and a rolling update mean "stop the old, then start the new".
+            pod_management_policy="OrderedReady",
+            update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(name)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(name, component)), spec=pod
+            ),
+        ),
+        opts=opts,
+    )
+
+
 def service(
     resource_name: str,
     name: str,
@@ -212,7 +255,8 @@ def service(
     port: k8s.core.v1.ServicePortArgs,
     opts,
     service_type: str = "ClusterIP",
-    annotations: Optional[dict[str, str]] = None,
+    annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+    external_traffic_policy: Optional[str] = None,
 ) -> k8s.core.v1.Service:
     """A Service with an explicit name (the DNS name the other services use) selecting `name`'s pods."""
     return k8s.core.v1.Service(
@@ -220,6 +264,7 @@ def service(
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=name, namespace=namespace, labels=labels(name, component), annotations=annotations
         ),
-        spec=k8s.core.v1.ServiceSpecArgs(type=service_type, selector=selector(name), ports=[port]),
+        spec=k8s.core.v1.ServiceSpecArgs(type=service_type, selector=selector(name), ports=[port],
+                                         external_traffic_policy=external_traffic_policy),
         opts=opts,
     )

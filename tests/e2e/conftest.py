@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_ENV_FILE = Path(os.environ.get("E2E_ENV_FILE", "/var/lib/griddb-todo-e2e/cluster.env"))
 PULUMI_BIN = Path(os.environ.get("GRIDDB_TODO_PULUMI_CACHE", "/var/cache/griddb-todo/pulumi")) / "bin"
-STACK = "e2e"
-NAMESPACE = "griddb-todo-e2e"
+# The stacks the deployment steps run for, in this order (pytest keeps a session fixture's
+# parameters together): the k3s-style one, then the cloud path on the same cluster.
+STACKS = ("e2e", "e2e-cloud")
 
 
 def pytest_collection_modifyitems(items):
@@ -53,6 +55,10 @@ class Project:
     workdir: Path
     env: dict[str, str]
     log: Path
+    stack: str
+    namespace: str
+    # The cluster's env file (cluster.env), e.g. the credentials of the registry that wants them.
+    cluster: dict[str, str]
 
     def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
         """Run a command in the working copy; its output goes to the terminal as it comes (progress)
@@ -77,11 +83,23 @@ class Project:
         return subprocess.CompletedProcess(args, process.returncode, output, "")
 
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run("pulumi", *args, "--stack", STACK, "--non-interactive", check=check)
+        return self.run("pulumi", *args, "--stack", self.stack, "--non-interactive", check=check)
+
+    def set_secret(self, key: str, value: str) -> None:
+        """`pulumi config set --secret`, the value on stdin: never on a command line or in the log."""
+        command = ["pulumi", "config", "set", "--secret", key, "--stack", self.stack, "--non-interactive"]
+        print(f"\n$ {' '.join(command)} < (value from {E2E_ENV_FILE})", flush=True)
+        result = subprocess.run(command, cwd=self.workdir, env=self.env, input=value, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"pulumi config set --secret {key} exited {result.returncode}: {result.stderr[-2000:]}")
+
+    @property
+    def stack_resource(self) -> tuple[str, str]:
+        return ("pulumi:pulumi:Stack", f"griddb-todo-{self.stack}")
 
     def pulumi_json(self, *args: str, check: bool = True):
         """A pulumi command with --json: stdout is the JSON document, diagnostics go to stderr."""
-        command = ["pulumi", *args, "--stack", STACK, "--non-interactive", "--json"]
+        command = ["pulumi", *args, "--stack", self.stack, "--non-interactive", "--json"]
         print(f"\n$ {' '.join(command)}", flush=True)
         result = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=1500)
         with self.log.open("a") as log:
@@ -92,7 +110,7 @@ class Project:
 
     def output(self, name: str, show_secrets: bool = False):
         args = ["stack", "output", name, "--json"] + (["--show-secrets"] if show_secrets else [])
-        result = subprocess.run(["pulumi", *args, "--stack", STACK], cwd=self.workdir, env=self.env,
+        result = subprocess.run(["pulumi", *args, "--stack", self.stack], cwd=self.workdir, env=self.env,
                                 capture_output=True, text=True, check=True)
         return json.loads(result.stdout)
 
@@ -115,19 +133,46 @@ def _copy_project(destination: Path) -> None:
     (destination / ".venv").symlink_to(ROOT / ".venv")
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory) -> Project:
-    values = _read_env_file()
+def _stack_namespace(workdir: Path, stack: str) -> str:
+    return yaml.safe_load((workdir / f"Pulumi.{stack}.yaml").read_text())["config"]["griddb-todo:namespace"]
+
+
+def _auth_registry(values: dict[str, str]) -> tuple[str, str, str]:
+    """The registry that wants credentials (the cloud path): address, user, password."""
+    keys = ("E2E_AUTH_REGISTRY", "E2E_AUTH_REGISTRY_USER", "E2E_AUTH_REGISTRY_PASSWORD")
+    missing = [k for k in keys if not values.get(k)]
+    if missing:
+        pytest.fail(f"{E2E_ENV_FILE} has no {', '.join(missing)}: tools/e2e/up must start the registry "
+                    "that wants credentials for the e2e-cloud stack")
+    return values[keys[0]], values[keys[1]], values[keys[2]]
+
+
+def _tool_env(values: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     # Our CLI and kubectl first: never another pulumi that might try to download plugins.
     env["PATH"] = f"{PULUMI_BIN}:{Path(values['KUBECTL']).parent}:{os.environ['PATH']}"
+    env["KUBECONFIG"] = values["KUBECONFIG"]
     for tool in ("pulumi", "kubectl", "docker"):
         if shutil.which(tool, path=env["PATH"]) is None:
             pytest.fail(f"{tool} is not on PATH after reading {E2E_ENV_FILE}: tools/e2e/up did not finish")
-    workdir = tmp_path_factory.mktemp("project")
+    return env
+
+
+@pytest.fixture(scope="session")
+def kube_env() -> dict[str, str]:
+    """The environment kubectl needs to reach the e2e cluster (tests that drive no stack)."""
+    return _tool_env(_read_env_file())
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def project(request, tmp_path_factory) -> Project:
+    stack = request.param
+    values = _read_env_file()
+    env = _tool_env(values)
+    workdir = tmp_path_factory.mktemp(f"project-{stack}")
     _copy_project(workdir / "griddb-todo")
     workdir = workdir / "griddb-todo"
-    state = tmp_path_factory.mktemp("state")
+    state = tmp_path_factory.mktemp(f"state-{stack}")
     env.update(
         PULUMI_BACKEND_URL=f"file://{state}",
         PULUMI_CONFIG_PASSPHRASE=secrets.token_urlsafe(24),
@@ -138,16 +183,22 @@ def project(tmp_path_factory) -> Project:
         NO_PROXY=",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"])),
         no_proxy=",".join(filter(None, [os.environ.get("no_proxy"), "127.0.0.1,localhost"])),
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING="true",
-        KUBECONFIG=values["KUBECONFIG"],
     )
     log = Path(os.environ.get("E2E_LOG", ROOT / "test-results" / "e2e.log"))
     log.parent.mkdir(parents=True, exist_ok=True)
-    proj = Project(workdir=workdir, env=env, log=log)
+    namespace = _stack_namespace(workdir, stack)
+    proj = Project(workdir=workdir, env=env, log=log, stack=stack, namespace=namespace, cluster=values)
     # The stack state is new each run, so objects an aborted earlier run left behind would
     # clash with it (field-manager conflicts): this namespace and volume belong to these tests.
-    proj.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true")
-    proj.kubectl("delete", "persistentvolume", f"{NAMESPACE}-griddb-data", "--ignore-not-found", "--wait=true")
+    # (The cloud stack's volume is provisioned for its claim, reclaim Delete: it goes with it.)
+    proj.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
+    proj.kubectl("delete", "persistentvolume", f"{namespace}-griddb-data", "--ignore-not-found", "--wait=true")
     proj.pulumi("stack", "init")
+    if stack == "e2e-cloud":
+        address, user, password = _auth_registry(values)
+        proj.pulumi("config", "set", "registry", address)
+        proj.pulumi("config", "set", "registryUsername", user)
+        proj.set_secret("registryPassword", password)
     griddb_image: Optional[str] = os.environ.get("E2E_GRIDDB_IMAGE")
     if griddb_image:
         proj.pulumi("config", "set", "griddbReplicas", "1")

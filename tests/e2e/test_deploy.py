@@ -1,6 +1,8 @@
 """`pulumi preview / up / destroy` for real, on tools/e2e's cluster, in the order a user runs them.
 
-The steps share one stack and run in file order; each asserts what a user would notice.
+The steps share one stack and run in file order; each asserts what a user would notice. They run
+once per stack of conftest.STACKS: the k3s-style "e2e", then the cloud path "e2e-cloud" (dynamic
+local-path class, a registry that wants credentials, pull secret).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "program"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402  (the mocks harness: the resource list the program should produce)
+from podwatch import PodWatch, TodoWriter, timestamp  # noqa: E402
 
-NAMESPACE = "griddb-todo-e2e"  # Pulumi.e2e.yaml
 Project = "conftest.Project"  # the `project` fixture's type (tests/e2e/conftest.py)
+GRIDDB_PODS = "app.kubernetes.io/name=griddb"
 
 FULL = bool(os.environ.get("E2E_GRIDDB_IMAGE"))
 STORE_DOWN = "todo storage (GridDB) is unavailable"
@@ -30,10 +34,15 @@ def _type_and_name(urn: str) -> tuple[str, str]:
     return types.rsplit("$", 1)[-1], name
 
 
-def _expected_resources() -> set[tuple[str, str]]:
+def _expected_resources(project: Project) -> set[tuple[str, str]]:
     overrides = {"griddbReplicas": 1, "griddbBaseImage": os.environ["E2E_GRIDDB_IMAGE"]} if FULL else {}
-    run = harness.run_program("e2e", overrides)
-    return {(r.type, r.name) for r in run.resources} | {("pulumi:pulumi:Stack", "griddb-todo-e2e")}
+    secrets = {}
+    if project.stack == "e2e-cloud":  # as the fixture configured it; the password's value does not matter here
+        overrides.update(registry=project.cluster["E2E_AUTH_REGISTRY"],
+                         registryUsername=project.cluster["E2E_AUTH_REGISTRY_USER"])
+        secrets["registryPassword"] = "not-the-real-one"
+    run = harness.run_program(project.stack, overrides, secrets)
+    return {(r.type, r.name) for r in run.resources} | {project.stack_resource}
 
 
 def _wait_for(check, what: str, seconds: int = 180):
@@ -58,16 +67,40 @@ def _demo_password(project: Project) -> str:
     return project.output("accountPasswords", show_secrets=True)["demo"]
 
 
+def _workloads(project: Project) -> list[dict]:
+    """The Deployments (auth, web) and the StatefulSet (GridDB)."""
+    return json.loads(project.kubectl("-n", project.namespace, "get", "deployments,statefulsets", "-o", "json"))["items"]
+
+
 def _deployment_images(project: Project) -> dict[str, str]:
-    items = json.loads(project.kubectl("-n", NAMESPACE, "get", "deployments", "-o", "json"))["items"]
-    return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"] for d in items}
+    return {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"] for d in _workloads(project)}
+
+
+def _registry_has(project: Project, reference: str) -> bool:
+    """Whether the registry serves the manifest `reference` (repo@sha256:...) names; with the
+    credentials when it is the registry that wants them."""
+    repository, digest = reference.split("@")
+    server, name = repository.split("/", 1)
+    auth = None
+    if server == project.cluster.get("E2E_AUTH_REGISTRY", "").split("/", 1)[0]:
+        auth = (project.cluster["E2E_AUTH_REGISTRY_USER"], project.cluster["E2E_AUTH_REGISTRY_PASSWORD"])
+    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    for scheme in ("https", "http"):
+        try:
+            # Loopback registries of the e2e cluster: their certificate, if any, is self-made.
+            response = requests.head(f"{scheme}://{server}/v2/{name}/manifests/{digest}", auth=auth, timeout=10,
+                                     headers={"Accept": accept}, verify=False)
+        except requests.RequestException:
+            continue
+        return response.status_code == 200
+    return False
 
 
 def test_1_preview_lists_every_resource(project: Project):
     preview = project.pulumi_json("preview")
     planned = {_type_and_name(step["urn"]) for step in preview["steps"]}
     assert {step["op"] for step in preview["steps"]} == {"create"}
-    assert planned == _expected_resources()
+    assert planned == _expected_resources(project)
 
 
 def test_2_up_builds_pushes_and_becomes_ready(project: Project):
@@ -77,18 +110,37 @@ def test_2_up_builds_pushes_and_becomes_ready(project: Project):
     for service in ("auth", "web") + (("griddb",) if FULL else ()):
         assert "@sha256:" in images[service]
         assert deployments[service] == images[service]
-        # The registry really holds what the Deployment asks for.
-        repository, digest = images[service].split("@")
-        name = repository.split("/", 1)[1]
-        manifest = requests.head(
-            f"http://127.0.0.1:5000/v2/{name}/manifests/{digest}", timeout=10,
-            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"},
-        )
-        assert manifest.status_code == 200, f"{images[service]} is not in the registry"
-    ready = json.loads(project.kubectl("-n", NAMESPACE, "get", "deployments", "-o", "json"))["items"]
-    for deployment in ready:
-        wanted = deployment["spec"]["replicas"]
-        assert deployment["status"].get("readyReplicas", 0) == wanted, deployment["metadata"]["name"]
+        # The registry really holds what the workload asks for.
+        assert _registry_has(project, images[service]), f"{images[service]} is not in the registry"
+    for workload in _workloads(project):
+        wanted = workload["spec"]["replicas"]
+        assert workload["status"].get("readyReplicas", 0) == wanted, workload["metadata"]["name"]
+    assert {w["kind"] for w in _workloads(project) if w["metadata"]["name"] == "griddb"} == {"StatefulSet"}
+    if project.stack == "e2e-cloud":
+        _check_the_cloud_path(project)
+
+
+def _check_the_cloud_path(project: Project) -> None:
+    """What only the cloud stack shows: pulls from the registry that wants credentials through
+    the pull secret, the dynamic class, the web Service's annotations."""
+    registry = project.cluster["E2E_AUTH_REGISTRY"]
+    pods = json.loads(project.kubectl("-n", project.namespace, "get", "pods", "-o", "json"))["items"]
+    assert pods
+    for pod in pods:
+        spec = pod["spec"]
+        assert all(c["image"].startswith(registry + "/") for c in spec["containers"]), pod["metadata"]["name"]
+        (pull_secret,) = spec["imagePullSecrets"]
+        secret = json.loads(project.kubectl("-n", project.namespace, "get", "secret", pull_secret["name"], "-o", "json"))
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert spec["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+        # Pulled for real: the kubelet could only do so with the pull secret.
+        assert all(s.get("imageID") for s in pod["status"]["containerStatuses"]), pod["metadata"]["name"]
+    claim = json.loads(project.kubectl("-n", project.namespace, "get", "pvc", "griddb-data", "-o", "json"))
+    assert claim["spec"]["storageClassName"] == "local-path"
+    # WaitForFirstConsumer: bound once GridDB's pod was scheduled; parked, nothing consumes it.
+    assert claim["status"]["phase"] == ("Bound" if FULL else "Pending"), claim["status"]
+    web = json.loads(project.kubectl("-n", project.namespace, "get", "service", "web", "-o", "json"))
+    assert web["metadata"]["annotations"]["griddb-todo.example/load-balancer-note"] == "set from webServiceAnnotations"
 
 
 def test_3_second_preview_expects_no_changes(project: Project):
@@ -107,7 +159,10 @@ def test_4_the_app_answers_through_the_web_service(project: Project):
     # The network policies hold for real: web reaches auth, auth reaches nothing but DNS.
     assert _connects(project, "web", "auth", 2828) == "ok"
     assert _connects(project, "auth", "kube-dns.kube-system", 53) == "ok"  # DNS: allowed, and proves the probe works
-    assert _connects(project, "auth", "web", 8080) == "blocked"
+    # The Service's own port (8080 on e2e, 8081 on e2e-cloud): a port it does not serve would be
+    # refused whatever the policies say.
+    web_port = json.loads(project.kubectl("-n", project.namespace, "get", "service", "web", "-o", "json"))["spec"]["ports"][0]["port"]
+    assert _connects(project, "auth", "web", web_port) == "blocked"
     if not FULL:
         assert todos.status_code == 503 and STORE_DOWN in todos.json()["detail"]
         return
@@ -120,7 +175,7 @@ def _connects(project: Project, source: str, host: str, port: int) -> str:
     """"ok" when a pod of `source` opens a TCP connection to host:port within 4 s, "blocked" when
     the attempt times out or is refused (what a dropped or rejected packet looks like)."""
     code = f"import socket; socket.create_connection(({host!r}, {port}), timeout=4).close()"
-    result = project.kubectl("-n", NAMESPACE, "exec", f"deploy/{source}", "--", "python", "-c", code, check=False)
+    result = project.kubectl("-n", project.namespace, "exec", f"deploy/{source}", "--", "python", "-c", code, check=False)
     # The Python error, not kubectl's closing "command terminated with exit code 1".
     error = next((line for line in result.stderr.splitlines() if "Error" in line), result.stderr.strip())
     outcome = "ok" if result.returncode == 0 else "blocked" if ("timed out" in error or "refused" in error) else error
@@ -141,23 +196,42 @@ def _full_todo_flow(project: Project, token: str) -> None:
     assert requests.delete(f"{api}/{created[1]['id']}", headers=auth, timeout=10).status_code == 204
     before = sorted((t["id"], t["title"], t["done"]) for t in requests.get(api, headers=auth, timeout=10).json())
     assert len(before) == len(existing) + 4
-    old_pod = project.kubectl("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=griddb", "-o", "name").split()
-    restarted = time.monotonic()
-    project.kubectl("-n", NAMESPACE, "delete", "pod", "-l", "app.kubernetes.io/name=griddb", "--wait=true")
-    project.kubectl("-n", NAMESPACE, "wait", "--for=condition=Ready", "pod", "-l", "app.kubernetes.io/name=griddb", "--timeout=300s")
-    new_pod = project.kubectl("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=griddb", "-o", "name").split()
-    assert new_pod != old_pod
-
-    def listed():
-        response = requests.get(api, headers=auth, timeout=10)
-        return response.json() if response.status_code == 200 else None
-
-    after = sorted((t["id"], t["title"], t["done"]) for t in _wait_for(listed, "the todo API after the GridDB restart"))
-    print(f"GridDB pod {old_pod} deleted, {new_pod} serving again after {time.monotonic() - restarted:.1f} s; "
-          f"todos before {len(before)}, after {len(after)}")
-    assert after == before
-    for todo in created:  # leave the volume as this run found it
+    acknowledged = _replace_griddb_pod_while_writing(project, api, token, run)
+    after = sorted((t["id"], t["title"], t["done"]) for t in requests.get(api, headers=auth, timeout=10).json())
+    # Every todo the API acknowledged before and during the restart is there, unchanged.
+    assert set(before) <= set(after)
+    missing = [t for t in acknowledged if (t["id"], t["title"], t["done"]) not in set(after)]
+    print(f"todos acknowledged during the GridDB restart: {len(acknowledged)}; present afterwards: "
+          f"{len(acknowledged) - len(missing)}; todos from before: {len(before)}, all present: {set(before) <= set(after)}")
+    assert missing == [], f"{len(missing)} acknowledged todos lost: {missing[:5]}"
+    for todo in created + acknowledged:  # leave the volume as this run found it
         requests.delete(f"{api}/{todo['id']}", headers=auth, timeout=10)
+
+
+def _replace_griddb_pod_while_writing(project: Project, api: str, token: str, run: str) -> list[dict]:
+    """Delete the GridDB pod while a client writes todos through the web API, watching the pods:
+    never two GridDB containers running at once; returns the todos the API acknowledged."""
+
+    def serving():
+        response = requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return response.status_code == 200
+
+    restarted = time.monotonic()
+    with PodWatch(project.env, project.namespace, GRIDDB_PODS, "griddb") as watch:
+        with TodoWriter(api, token, f"e2e {run} during restart") as writer:
+            time.sleep(2)  # some todos before the deletion
+            old, new = watch.replace_pod(project.kubectl)
+            _wait_for(serving, "the todo API after the GridDB restart")
+            time.sleep(2)  # and some after
+    print(f"GridDB pod {old.pod} ({old.uid[:8]}) replaced by {new.uid[:8]} in {time.monotonic() - restarted:.1f} s; "
+          f"old container finished {old.finished_at}, new started {new.started_at}; running at once at most "
+          f"{watch.max_running}; timeline {watch.timeline}")
+    print(f"todos written during the restart: {len(writer.acknowledged)} acknowledged, {writer.refused} refused "
+          f"(503 while GridDB was away), {writer.errors} connection errors")
+    assert watch.max_running == 1
+    assert old.finished_at and new.started_at and timestamp(old.finished_at) <= timestamp(new.started_at)
+    assert writer.acknowledged, "no todo was acknowledged while the client wrote: the test proved nothing"
+    return writer.acknowledged
 
 
 def test_5_a_web_change_rolls_out_a_new_digest_and_nothing_else(project: Project):
@@ -166,7 +240,7 @@ def test_5_a_web_change_rolls_out_a_new_digest_and_nothing_else(project: Project
     changed.write_text(changed.read_text() + "\n/* e2e: a change that must roll out */\n")
     preview = project.pulumi_json("preview")
     changing = {_type_and_name(s["urn"]) for s in preview["steps"] if s["op"] != "same"}
-    changing.discard(("pulumi:pulumi:Stack", "griddb-todo-e2e"))  # its `images` output changes
+    changing.discard(project.stack_resource)  # its `images` output changes
     assert changing == {("pulumi-python:dynamic:Resource", "web-image"), ("kubernetes:apps/v1:Deployment", "web-deployment")}
     project.pulumi("up", "--yes", "--skip-preview")
     after = project.output("images")
@@ -180,15 +254,19 @@ def test_6_destroy_keeps_what_the_stack_protects_and_up_works_again(project: Pro
     resources = json.loads(project.pulumi("stack", "export").stdout)["deployment"].get("resources", [])
     left = {_type_and_name(r["urn"]) for r in resources if r.get("custom")}
     protected = {_type_and_name(r["urn"]) for r in resources if r.get("protect")}
-    assert protected == {("kubernetes:core/v1:Namespace", "app-namespace"),
-                         ("kubernetes:core/v1:PersistentVolumeClaim", "griddb-data"),
-                         ("kubernetes:core/v1:PersistentVolume", "griddb-volume")}
+    expected = {("kubernetes:core/v1:Namespace", "app-namespace"),
+                ("kubernetes:core/v1:PersistentVolumeClaim", "griddb-data")}
+    if project.stack == "e2e":  # the k3s shape's hostPath volume; the cloud one is provisioned
+        expected.add(("kubernetes:core/v1:PersistentVolume", "griddb-volume"))
+    assert protected == expected
     # Left besides them: providers, and the namespace's default policies, which every
     # workload depends on (__main__.py) so that nothing runs before it: the namespace kept with
     # the data stays locked down.
     kept = {(t, n) for t, n in left - protected if not t.startswith("pulumi:providers:")}
     assert kept == {("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"app-{p}")
                     for p in ("default-deny-ingress", "default-deny-egress", "allow-dns-egress")}
-    assert project.kubectl("-n", NAMESPACE, "get", "deployments,services,secrets", "-o", "name").split() == []
+    assert project.kubectl("-n", project.namespace, "get", "deployments,statefulsets,services,secrets", "-o", "name").split() == []
+    # The claim (and with it the data) is still there.
+    project.kubectl("-n", project.namespace, "get", "pvc", "griddb-data")
     project.pulumi("up", "--yes", "--skip-preview")
     _wait_for(lambda: _login(project, _demo_password(project)).status_code == 200, "a login after the second up")

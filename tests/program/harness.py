@@ -36,6 +36,10 @@ CLOUD_FILLED_IN = {
     "griddbStorageClass": "standard-rwo",
 }
 CLOUD_SECRETS = {"registryPassword": "registry-token-for-tests"}
+# What tests/e2e sets on the e2e-cloud stack from the cluster's env file (E2E_AUTH_REGISTRY...).
+E2E_CLOUD_REGISTRY = {"registry": "127.0.0.1:5001", "registryUsername": "e2e-pusher"}
+E2E_CLOUD_SECRETS = {"registryPassword": "e2e-registry-password-for-tests"}
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # A documentation-range address (RFC 5737): only ever a string in these tests.
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
 
@@ -54,6 +58,7 @@ class Registered:
     aliases: list[str] = field(default_factory=list)
     secret_paths: set[str] = field(default_factory=set)
     outputs: dict = field(default_factory=dict)
+    delete_before_replace: bool = False
 
     @property
     def kind(self) -> str:
@@ -72,6 +77,10 @@ class ProgramRun:
     # URN -> what the component passed to register_outputs (secret wrappers kept).
     component_outputs: dict[str, dict] = field(default_factory=dict)
 
+    @property
+    def urns(self) -> list[str]:
+        return [r.urn for r in self.resources]
+
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
 
@@ -82,6 +91,12 @@ class ProgramRun:
 
     def k8s_objects(self) -> list[Registered]:
         return [r for r in self.resources if r.type.startswith("kubernetes:") and r.custom and "kind" in r.inputs]
+
+    def workload(self, name: str) -> Registered:
+        """The Deployment or StatefulSet named `name`: what runs the pods of one service."""
+        found = [r for r in self.k8s_objects() if r.kind in WORKLOAD_KINDS and r.outputs["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one workload {name}, found {[(r.kind, r.name) for r in found]}"
+        return found[0]
 
     def kube(self, kind: str, name: str) -> Registered:
         found = [r for r in self.k8s_objects() if r.kind == kind and r.outputs["metadata"]["name"] == name]
@@ -196,6 +211,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     aliases=self._aliases[response.urn],
                     secret_paths=_secret_paths(raw),
                     outputs=state,
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response

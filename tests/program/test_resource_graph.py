@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import ProgramRun
+from harness import WORKLOAD_KINDS, ProgramRun
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PV_TYPE = "kubernetes:core/v1:PersistentVolume"
@@ -10,7 +10,7 @@ IMAGE_TYPE = "docker:index/image:Image"
 
 
 def pod_spec(run: ProgramRun, name: str) -> dict:
-    return run.kube("Deployment", name).inputs["spec"]["template"]["spec"]
+    return run.workload(name).inputs["spec"]["template"]["spec"]
 
 
 def container(run: ProgramRun, deployment: str, name: str = None) -> dict:
@@ -28,9 +28,9 @@ def resolve_target_port(run: ProgramRun, service: str) -> int:
     target = spec["ports"][0]["targetPort"]
     if isinstance(target, int):
         return target
-    pods = [d for d in run.k8s_objects() if d.kind == "Deployment"
+    pods = [d for d in run.k8s_objects() if d.kind in WORKLOAD_KINDS
             and d.inputs["spec"]["selector"]["matchLabels"] == spec["selector"]]
-    assert len(pods) == 1, f"service {service} selects {len(pods)} deployments"
+    assert len(pods) == 1, f"service {service} selects {len(pods)} workloads"
     ports = [p for c in pods[0].inputs["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
     matching = [p["containerPort"] for p in ports if p.get("name") == target]
     assert len(matching) == 1, f"targetPort {target!r} of {service} names no container port"
@@ -81,9 +81,59 @@ def test_griddb_keeps_data_and_transaction_logs_on_the_claim(any_run):
 
 
 def test_griddb_can_never_run_twice_on_its_volume(any_run):
-    deployment = any_run.kube("Deployment", "griddb").inputs["spec"]
-    assert deployment["replicas"] == 1
-    assert deployment["strategy"] == {"type": "Recreate"}
+    # A Deployment (even with Recreate) starts a replacement while a deleted pod still shuts
+    # down; a StatefulSet's one pod has a fixed name, so the next starts only once it is gone.
+    assert [r.kind for r in any_run.k8s_objects() if r.outputs["metadata"]["name"] == "griddb"
+            and r.kind in WORKLOAD_KINDS] == ["StatefulSet"]
+    spec = any_run.kube("StatefulSet", "griddb").inputs["spec"]
+    assert spec["replicas"] == 1
+    assert spec["podManagementPolicy"] == "OrderedReady"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    # Its governing Service is the one the clients use (no per-pod DNS name is needed).
+    assert spec["serviceName"] == "griddb"
+    any_run.kube("Service", spec["serviceName"])
+    # Enough time for the shutdown checkpoint before the kubelet kills the process.
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 60
+
+
+def test_griddb_mounts_the_separately_managed_claim_by_name(any_run):
+    statefulset = any_run.kube("StatefulSet", "griddb")
+    claim = any_run.kube("PersistentVolumeClaim", "griddb-data")
+    # No claim templates: the StatefulSet never creates, owns or deletes a claim of its own.
+    assert "volumeClaimTemplates" not in statefulset.inputs["spec"]
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in statefulset.inputs["spec"]["template"]["spec"]["volumes"]
+              if "persistentVolumeClaim" in v]
+    assert claims == [claim.outputs["metadata"]["name"]]
+    # By name, not by the claim's output: the StatefulSet must not wait for a Bound claim that
+    # binds only once its pod is scheduled (WaitForFirstConsumer).
+    claim_urn = next(u for u in any_run.urns if u.endswith("::griddb-data"))
+    assert claim_urn not in statefulset.dependencies
+    # A replacement stops the old pod first.
+    assert statefulset.delete_before_replace is True
+
+
+def test_claim_fails_up_when_it_cannot_bind(any_run):
+    annotations = any_run.kube("PersistentVolumeClaim", "griddb-data").inputs["metadata"]["annotations"]
+    assert "pulumi.com/skipAwait" not in annotations
+    assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.phase}=Bound"
+    assert int(annotations["pulumi.com/timeoutSeconds"]) == 600
+
+
+def test_claim_is_created_once_the_griddb_image_is_pushed(any_run):
+    # Its wait for Bound starts when it is created: not while the image is still being built.
+    claim = any_run.kube("PersistentVolumeClaim", "griddb-data")
+    image_urn = next(u for u in any_run.urns if u.endswith("AppImage$docker:index/image:Image::griddb-image"))
+    assert image_urn in claim.dependencies
+
+
+def test_parked_griddb_on_a_dynamic_class_does_not_wait_for_its_claim():
+    from harness import CLOUD_FILLED_IN, CLOUD_SECRETS, run_program
+
+    run = run_program("cloud", {**CLOUD_FILLED_IN, "griddbReplicas": 0}, CLOUD_SECRETS)
+    # Nothing consumes it, so on a WaitForFirstConsumer class it rightly stays Pending.
+    annotations = run.kube("PersistentVolumeClaim", "griddb-data").inputs["metadata"]["annotations"]
+    assert annotations == {"pulumi.com/skipAwait": "true"}
+    assert run.kube("StatefulSet", "griddb").inputs["spec"]["replicas"] == 0
 
 
 def test_data_is_protected_on_cloud_only(dev_run, cloud_run):
@@ -173,6 +223,17 @@ def test_service_types_and_ports(any_run):
     assert int(env(container(any_run, "auth"))["AUTH_PORT"]) == 2828
 
 
+def test_web_sees_client_addresses_and_auth_trusts_only_webs_header(any_run):
+    # auth throttles failed logins per client address: web must see the real one (Local
+    # policy, no SNAT to the node's address) and forward it in the header auth trusts.
+    assert any_run.kube("Service", "web").inputs["spec"]["externalTrafficPolicy"] == "Local"
+    for name in ("griddb", "auth"):
+        assert "externalTrafficPolicy" not in any_run.kube("Service", name).inputs["spec"]
+    # the header web's login sends (services/web/web/app.py CLIENT_ADDRESS_HEADER)
+    assert env(container(any_run, "auth"))["AUTH_TRUSTED_CLIENT_HEADER"] == "X-Todo-Client-Address"
+    assert "AUTH_TRUSTED_CLIENT_HEADER" not in env(container(any_run, "web"))
+
+
 def test_url_output_is_the_load_balancer_address(any_run):
     from harness import MOCK_LOAD_BALANCER_IP
 
@@ -183,7 +244,7 @@ def test_url_output_is_the_load_balancer_address(any_run):
 
 def all_containers(run):
     for deployment in run.k8s_objects():
-        if deployment.kind == "Deployment":
+        if deployment.kind in WORKLOAD_KINDS:
             spec = deployment.inputs["spec"]["template"]["spec"]
             for c in spec.get("initContainers", []):
                 yield deployment, c, True
@@ -246,7 +307,7 @@ def test_default_deny_ingress(any_run):
 
 
 def test_only_web_reaches_auth_and_griddb(any_run):
-    web_labels = any_run.kube("Deployment", "web").inputs["spec"]["template"]["metadata"]["labels"]
+    web_labels = any_run.workload("web").inputs["spec"]["template"]["metadata"]["labels"]
     for target, port in (("griddb", 10001), ("auth", 2828)):
         (rule,) = policies(any_run)[f"allow-{target}"]["ingress"]
         (peer,) = rule["from"]
@@ -264,7 +325,7 @@ def test_web_is_reachable_from_anywhere_on_its_port_only(any_run):
 def test_every_pod_is_admitted_by_exactly_one_allow_policy(any_run):
     allow = {n: p for n, p in policies(any_run).items() if n != "default-deny-ingress" and "Ingress" in p["policyTypes"]}
     for name in ("griddb", "auth", "web"):
-        labels = any_run.kube("Deployment", name).inputs["spec"]["template"]["metadata"]["labels"]
+        labels = any_run.workload(name).inputs["spec"]["template"]["metadata"]["labels"]
         admitting = [n for n, p in allow.items() if p["podSelector"]["matchLabels"].items() <= labels.items()]
         assert admitting == [f"allow-{name}"]
 
@@ -280,7 +341,7 @@ def test_default_deny_egress_but_dns(any_run):
 
 
 def egress_of(run, name):
-    labels = run.kube("Deployment", name).inputs["spec"]["template"]["metadata"]["labels"]
+    labels = run.workload(name).inputs["spec"]["template"]["metadata"]["labels"]
     allowed = set()
     for policy in policies(run).values():
         if "Egress" in policy["policyTypes"] and policy["podSelector"].get("matchLabels", {}).items() <= labels.items() \
@@ -358,7 +419,9 @@ def test_generated_credentials_are_random_resources(any_run):
 
 def test_components_parent_their_children(any_run):
     component_types = {r.type.split(":")[-1] for r in any_run.resources if r.type.startswith("griddb-todo:index:")}
-    assert component_types == {"AppImage", "AppNamespace", "GridDbNode", "AuthService", "WebFrontend"}
+    expected = {"AppImage", "AppNamespace", "GridDbNode", "AuthService", "WebFrontend"}
+    # The pull secret's component exists only where the registry wants credentials.
+    assert component_types - {"RegistryPullSecret"} == expected
     for resource in any_run.resources:
         if resource.custom and resource.type != "pulumi:providers:kubernetes":
             # The parent's URN ends in "griddb-todo:index:<Component>::<name>".
@@ -380,5 +443,5 @@ def test_kubernetes_objects_carry_the_recommended_labels(any_run):
     for resource in any_run.k8s_objects():
         labels = resource.inputs["metadata"].get("labels", {})
         assert labels.get("app.kubernetes.io/part-of") == "griddb-todo", resource.name
-        if resource.kind in ("Deployment", "Service"):
+        if resource.kind in ("Deployment", "StatefulSet", "Service"):
             assert {"app.kubernetes.io/name", "app.kubernetes.io/component"} <= set(labels), resource.name

@@ -107,8 +107,32 @@ def test_cloud_placeholders_must_be_replaced():
     assert message == problems(*(
         f"griddb-todo:{key} = {value!r}: replace the CHANGE-ME placeholder with your own value"
         for key, value in (("kubeContext", "CHANGE-ME"), ("registry", "registry.example.com/change-me"),
-                           ("registryUsername", "CHANGE-ME"))
+                           ("registryUsername", "CHANGE-ME"), ("griddbStorageClass", "CHANGE-ME"))
     ))
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("kubeContext", "griddb-todo:kubeContext = '': cloud stacks must name their cluster's kubeconfig context"),
+        ("griddbStorageClass", "griddb-todo:griddbStorageClass = '': cloud stacks must name the storage class"),
+    ],
+)
+def test_cloud_stack_never_falls_back_to_ambient_context_or_default_class(key, expected):
+    assert expected in failure("cloud", {**CLOUD_FILLED_IN, key: ""}, CLOUD_SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        ({"service.beta.kubernetes.io/aws-load-balancer-ssl-ports": 443},
+         "griddb-todo:webServiceAnnotations = {'service.beta.kubernetes.io/aws-load-balancer-ssl-ports': 443}: each value must be a string"),
+        ({"bad key!": "x"}, "griddb-todo:webServiceAnnotations = 'bad key!': each name must be a Kubernetes annotation key"),
+        (["not", "an", "object"], "griddb-todo:webServiceAnnotations = ['not', 'an', 'object']: must be an object"),
+    ],
+)
+def test_bad_web_service_annotations_are_rejected(annotations, expected):
+    assert expected in failure("dev", {"webServiceAnnotations": annotations})
 
 
 def test_every_problem_is_reported_at_once():
@@ -202,7 +226,7 @@ def test_stack_files_only_set_declared_keys():
 def test_parked_griddb_builds_no_image_and_runs_no_pod():
     run = run_program("dev", {"griddbReplicas": 0})
     assert sorted(r.name for r in run.of_type("docker:index/image:Image")) == ["auth-image", "web-image"]
-    assert run.kube("Deployment", "griddb").inputs["spec"]["replicas"] == 0
+    assert run.kube("StatefulSet", "griddb").inputs["spec"]["replicas"] == 0
     annotations = run.kube("Service", "griddb").inputs["metadata"]["annotations"]
     assert annotations == {"pulumi.com/skipAwait": "true"}
     # The claim and its data stay.

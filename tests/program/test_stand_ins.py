@@ -29,7 +29,7 @@ def test_deployments_run_the_stand_in_digests(stand_in_run):
         image = stand_in_run.one(DYNAMIC, f"{service}-image")
         assert image.inputs["context"].endswith(f"/services/{service}")
         digest = image.outputs["repo_digest"]
-        spec = stand_in_run.kube("Deployment", service).inputs["spec"]["template"]["spec"]
+        spec = stand_in_run.workload(service).inputs["spec"]["template"]["spec"]
         assert {c["image"] for c in spec["containers"]} == {digest}
 
 

@@ -85,6 +85,7 @@ def live_stack(tmp_path, auth_files):
     env_auth = {**base_env, "AUTH_PORT": str(auth_port),
                 "AUTH_SIGNING_KEY_FILE": str(auth_files["key_path"]),
                 "AUTH_ACCOUNTS_FILE": str(auth_files["accounts_path"]),
+                "AUTH_TRUSTED_CLIENT_HEADER": "X-Todo-Client-Address",  # as components/auth.py sets
                 "PYTHONPATH": str(ROOT / "services/auth")}
     env_web = {**base_env, "WEB_PORT": str(web_port), "AUTH_URL": f"http://127.0.0.1:{auth_port}",
                "TODO_STORE": "memory", "PYTHONPATH": str(ROOT / "services/web")}

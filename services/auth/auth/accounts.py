@@ -7,6 +7,8 @@ Secret is updated in place by the kubelet), keeping the last good copy if a new 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -15,7 +17,7 @@ import secrets
 import threading
 
 import bcrypt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 log = logging.getLogger("auth.accounts")
@@ -79,6 +81,27 @@ def verify_password(password: str, stored_hash: str) -> bool:
     return False
 
 
+def _cost_key(stored_hash: str) -> tuple:
+    """What a hash's check costs: bcrypt's cost, or argon2's parameters (salt aside)."""
+    if hash_kind(stored_hash) == "bcrypt":
+        return ("bcrypt", int(stored_hash[4:6]))
+    p = extract_parameters(stored_hash)
+    return ("argon2id", p.time_cost, p.memory_cost, p.parallelism, p.hash_len, p.salt_len, p.version)
+
+
+def dummy_like(stored_hash: str) -> str:
+    """A hash of a random secret that costs exactly what checking stored_hash costs."""
+    secret = secrets.token_bytes(16)
+    if hash_kind(stored_hash) == "bcrypt":
+        cost = int(stored_hash[4:6])
+        return bcrypt.hashpw(secret, bcrypt.gensalt(cost)).decode("ascii")
+    return PasswordHasher.from_parameters(extract_parameters(stored_hash)).hash(secret)
+
+
+# With no accounts at all, unknown users cost what `python -m auth.hashpw` makes by default.
+DEFAULT_DUMMY_COST = 12
+
+
 class AccountStore:
     """Thread-safe view of the accounts file, reloaded when the file changes."""
 
@@ -88,10 +111,40 @@ class AccountStore:
         self._accounts: dict[str, str] = {}
         self._stamp: tuple[int, int] | None = None
         self.healthy = False
+        # Per process: maps an unknown name to a dummy hash, and keys the hashes of unknown
+        # names in the log (the same name, the same hash, within this process).
+        self._key = secrets.token_bytes(32)
+        self._dummy_cache: dict[tuple, str] = {}
+        self._dummies: list[str] = []
         self.reload_if_changed(initial=True)
-        # Unknown users are checked against this so that their answer takes as long as a
-        # known user's (bcrypt cost 10, like pulumi_random's bcrypt_hash).
-        self._dummy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(10, prefix=b"2a")).decode()
+
+    def _build_dummies(self, accounts: dict[str, str]) -> list[str]:
+        """One dummy per account, in the account's own scheme and cost, so that the time of
+        an unknown name's check is drawn from the same spread as the real accounts' times."""
+        out = []
+        for user in sorted(accounts):
+            key = _cost_key(accounts[user])
+            if key not in self._dummy_cache:
+                self._dummy_cache[key] = dummy_like(accounts[user])
+            out.append(self._dummy_cache[key])
+        if not out:
+            out.append(bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(DEFAULT_DUMMY_COST)).decode())
+        return out
+
+    def _keyed(self, label: bytes, username: str) -> bytes:
+        return hmac.new(self._key, label + username.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+    def name_hash(self, username: str) -> str:
+        """What the log shows instead of a name that is not an account (it may be a password)."""
+        return self._keyed(b"log:", username).hex()[:16]
+
+    def is_account(self, username: str) -> bool:
+        return username in self._accounts
+
+    def _dummy_for(self, username: str) -> str:
+        # the same unknown name always meets the same dummy, so asking twice costs the same
+        dummies = self._dummies
+        return dummies[int.from_bytes(self._keyed(b"dummy:", username)[:8], "big") % len(dummies)]
 
     def _stat(self) -> tuple[int, int]:
         st = os.stat(self.path)
@@ -122,6 +175,7 @@ class AccountStore:
                           extra={"fields": {"path": self.path, "reason": str(exc)}})
                 self._stamp = stamp
                 return
+            self._dummies = self._build_dummies(accounts)
             self._accounts = accounts
             self._stamp = stamp
             self.healthy = True
@@ -131,6 +185,6 @@ class AccountStore:
         self.reload_if_changed()
         stored = self._accounts.get(username)
         if stored is None:
-            verify_password(password, self._dummy)
+            verify_password(password, self._dummy_for(username))
             return False
         return verify_password(password, stored)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import time
 import uuid
@@ -10,10 +12,12 @@ import jwt
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from .accounts import AccountStore
+from .asgi import HeadAsGet, SecurityHeaders, StrictJsonBody, install_error_handlers
 from .keys import SigningKey, load_signing_key
-from .lockout import Lockout
+from .lockout import Decision, Lockout, source_key
 from .settings import Settings
 
 log = logging.getLogger("auth")
@@ -37,6 +41,11 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+class ValidationErrorOut(BaseModel):
+    detail: str = Field(description="human-readable summary (never the submitted values)")
+    errors: list[dict] = Field(description="one entry per problem: loc, msg")
+
+
 class Jwk(BaseModel):
     kty: str
     crv: str
@@ -58,74 +67,87 @@ class Status(BaseModel):
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def allow_header_405(app):
-    """405 answers list every method the path supports (Starlette lists only one route's)."""
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.routing import Match
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request, exc):
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            methods = set()
-            for route in app.router.routes:
-                match, _ = route.matches(request.scope)
-                if match != Match.NONE and getattr(route, "methods", None):
-                    methods |= set(route.methods)
-            if methods:
-                headers["Allow"] = ", ".join(sorted(methods))
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+def client_source(request: Request, trusted_header: str | None) -> str:
+    """The address failed logins are counted against: web's forwarded one when configured."""
+    if trusted_header:
+        forwarded = request.headers.get(trusted_header, "").strip()
+        try:
+            ipaddress.ip_address(forwarded)
+            return source_key(forwarded)
+        except ValueError:
+            pass  # not from web (a probe, a direct call): count the peer
+    return source_key(request.client.host if request.client else "")
 
 
 def create_app(settings: Settings, *, key: SigningKey | None = None,
                accounts: AccountStore | None = None, lockout: Lockout | None = None,
-               clock=time.time) -> FastAPI:
+               clock=time.time, sleep=asyncio.sleep) -> FastAPI:
     """Build the app. Fails fast if the signing key or the accounts file is unusable."""
     key = key or load_signing_key(settings.signing_key_file)
     accounts = accounts or AccountStore(settings.accounts_file)
     lockout = lockout or Lockout(settings.lockout_max_failures, settings.lockout_window_seconds)
+    if settings.trusted_client_header:
+        log.info("client address taken from a header", extra={"fields": {
+            "header": settings.trusted_client_header}})
     log.info("signing key loaded", extra={"fields": {"kid": key.kid}})
 
-    app = FastAPI(title="griddb-todo auth", version="1.0.0", docs_url=None, redoc_url=None)
+    app = FastAPI(title="griddb-todo auth", version="1.0.0", docs_url=None, redoc_url=None,
+                  redirect_slashes=False)  # install_error_handlers redirects, relatively
     app.state.lockout = lockout
-    allow_header_405(app)
+    install_error_handlers(app)
     app.state.accounts = accounts
+    # added innermost first: SecurityHeaders wraps everything, a 500 included
+    app.add_middleware(StrictJsonBody)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders, headers={"X-Content-Type-Options": "nosniff"}, log=log)
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info("request", extra={"fields": {
-            "method": request.method, "path": request.url.path, "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 1)}})
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    def who(username: str) -> dict:
+        """A name that is an account is logged as is; any other (a typo, or a password typed
+        into the wrong field) only as a keyed hash."""
+        if accounts.is_account(username):
+            return {"user": username}
+        return {"user_hash": accounts.name_hash(username)}
+
+    def too_many(wait: int, username: str, source: str, why: str) -> JSONResponse:
+        log.warning("login refused: throttled", extra={"fields": {**who(username), "source": source,
+                                                                  "why": why}})
+        return JSONResponse(
+            {"detail": f"too many failed logins; try again in {wait} seconds"},
+            status_code=429, headers={"Retry-After": str(wait), **NO_STORE})
 
     @app.post(
         "/token",
         response_model=TokenResponse,
         responses={
-            400: {"model": ErrorResponse, "description": "body is not parseable JSON"},
+            400: {"model": ErrorResponse, "description": "body is not strict JSON (RFC 8259 / I-JSON: "
+                                                         "no NaN, no lone surrogates, no duplicate names, UTF-8)"},
             401: {"model": ErrorResponse, "description": "wrong or unknown credentials"},
-            429: {"model": ErrorResponse, "description": "too many failed logins for this username",
+            413: {"model": ErrorResponse, "description": "body larger than 64 KiB"},
+            422: {"model": ValidationErrorOut, "description": "fields missing, extra or of the wrong type"},
+            429: {"model": ErrorResponse, "description": "too many failed logins for this username "
+                                                         "from this address, or from this address",
                   "headers": {"Retry-After": {"schema": {"type": "integer"},
                                               "description": "seconds to wait"}}},
         },
         summary="Exchange a username and password for a signed JWT (ES256)",
     )
-    def token(body: TokenRequest):
-        wait = lockout.retry_after(body.username)
-        if wait:
-            log.warning("login refused: locked out", extra={"fields": {"user": body.username}})
-            return JSONResponse(
-                {"detail": f"too many failed logins; try again in {wait} seconds"},
-                status_code=429, headers={"Retry-After": str(wait), **NO_STORE})
-        if not accounts.check(body.username, body.password):
-            lockout.failure(body.username)
-            log.warning("login failed", extra={"fields": {"user": body.username}})
+    async def token(body: TokenRequest, request: Request):
+        source = client_source(request, settings.trusted_client_header)
+        decision: Decision = lockout.decide(body.username, source)
+        if decision.retry_after:
+            return too_many(decision.retry_after, body.username, source, "failures")
+        if decision.delay:
+            await sleep(decision.delay)
+        # bcrypt/argon2 take a few hundred ms: off the event loop
+        ok = await run_in_threadpool(accounts.check, body.username, body.password)
+        if not ok:
+            lockout.failure(body.username, source)
+            log.warning("login failed", extra={"fields": {**who(body.username), "source": source}})
+            if decision.source_retry_after:
+                return too_many(decision.source_retry_after, body.username, source, "source")
             return JSONResponse({"detail": BAD_CREDENTIALS}, status_code=401,
                                 headers={"WWW-Authenticate": 'Bearer realm="griddb-todo"', **NO_STORE})
-        lockout.success(body.username)
+        lockout.success(body.username, source)
         now = int(clock())
         claims = {
             "iss": settings.issuer,
@@ -138,7 +160,8 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
         }
         signed = jwt.encode(claims, key.private_key, algorithm="ES256",
                             headers={"kid": key.kid, "typ": "JWT"})
-        log.info("login succeeded", extra={"fields": {"user": body.username, "kid": key.kid}})
+        log.info("login succeeded", extra={"fields": {"user": body.username, "kid": key.kid,
+                                                      "source": source}})
         return JSONResponse(
             {"access_token": signed, "token_type": "Bearer",
              "expires_in": settings.token_ttl_seconds},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 
@@ -22,6 +23,10 @@ class Settings:
     # oldest failure leaves the window. Constants, not env: the contract has no such variables.
     lockout_max_failures: int = 5
     lockout_window_seconds: int = 300
+    # The request header holding the client's address, set by web (AUTH_TRUSTED_CLIENT_HEADER).
+    # None: throttle on the peer address. Set it only where nothing but web can reach auth
+    # (the NetworkPolicy), since whoever can send it chooses the address counted.
+    trusted_client_header: str | None = None
 
 
 def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -37,6 +42,16 @@ def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _header_name(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw is not None and not HEADER_RE.match(raw):
+        raise ConfigError(f"{name}={raw!r} is not an HTTP header name (letters, digits, '-')")
+    return raw
+
+
 def from_env(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     d = Settings()
@@ -47,4 +62,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         token_ttl_seconds=_int(env, "AUTH_TOKEN_TTL_SECONDS", d.token_ttl_seconds, 30, 86400),
         issuer=env.get("TOKEN_ISSUER") or d.issuer,
         audience=env.get("TOKEN_AUDIENCE") or d.audience,
+        trusted_client_header=_header_name(env, "AUTH_TRUSTED_CLIENT_HEADER"),
     )

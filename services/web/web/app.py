@@ -7,18 +7,21 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, FastAPI, Path as PathParam, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
+from .asgi import HeadAsGet, SecurityHeaders, StrictJsonBody, install_error_handlers
 from .settings import Settings
-from .store import StoreUnavailable, TodoStore
+from .store import InvalidValue, StoreUnavailable, TodoStore, is_todo_id
+from .titles import TITLE_DESCRIPTION, TITLE_SCHEMA, clean_title
 from .tokens import InvalidToken, KeysUnavailable, TokenVerifier
 
 log = logging.getLogger("web")
 STATIC = Path(__file__).parent / "static"
-TITLE_MAX = 200
+# web tells auth the client address it saw (auth trusts it only when configured to: its
+# AUTH_TRUSTED_CLIENT_HEADER names this header); a client's own value is never passed on.
+CLIENT_ADDRESS_HEADER = "X-Todo-Client-Address"
 
 # Scripts, styles and API calls only from this origin; no inline code, no framing, no plugins.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -31,91 +34,17 @@ SECURITY_HEADERS = {
 }
 
 
-def allow_header_405(app):
-    """405 answers list every method the path supports (Starlette lists only one route's)."""
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.routing import Match
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request, exc):
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            methods = set()
-            for route in app.router.routes:
-                match, _ = route.matches(request.scope)
-                if match != Match.NONE and getattr(route, "methods", None):
-                    methods |= set(route.methods)
-            if methods:
-                headers["Allow"] = ", ".join(sorted(methods))
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
-
-
-class HeadersAndAccessLog:
-    """Pure ASGI middleware (cheaper than @app.middleware): adds the security headers to every
-    response, no-store to /api/*, and logs one JSON line per request (never headers or body)."""
-
-    _common = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-    _api = _common + [(b"cache-control", b"no-store")]
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        path = scope["path"]
-        extra = self._api if path.startswith("/api/") else self._common
-        status = 500
-
-        async def send_with_headers(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers.extend((k, v) for k, v in extra if k not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            log.info("request", extra={"fields": {
-                "method": scope["method"], "path": path, "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 1)}})
-
-
 STORE_DOWN = "todo storage (GridDB) is unavailable; please try again shortly"
-
-
-def _clean_title(value: str) -> str:
-    if len(value) > TITLE_MAX:
-        raise ValueError(f"title must be at most {TITLE_MAX} characters")
-    if any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in value):
-        raise ValueError("title must not contain control characters")
-    value = value.strip()
-    if not value:
-        raise ValueError("title must not be empty")
-    return value
-
-
-# The same rules as _clean_title, stated in the OpenAPI schema (the validator enforces them
-# with clearer messages than a pattern mismatch would give).
-TITLE_SCHEMA = {"minLength": 1, "maxLength": TITLE_MAX,
-                "pattern": r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"}
 
 
 class TodoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: StrictStr = Field(description=f"1-{TITLE_MAX} characters, not blank, stored stripped",
-                             json_schema_extra=TITLE_SCHEMA)
+    title: StrictStr = Field(description=TITLE_DESCRIPTION, json_schema_extra=TITLE_SCHEMA)
 
     @field_validator("title")
     @classmethod
     def _title(cls, v):
-        return _clean_title(v)
+        return clean_title(v)
 
 
 class TodoPatch(BaseModel):
@@ -128,7 +57,7 @@ class TodoPatch(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, v):
-        return None if v is None else _clean_title(v)
+        return None if v is None else clean_title(v)
 
     @model_validator(mode="after")
     def _something(self):
@@ -173,29 +102,31 @@ R401 = {401: {"model": Error, "description": "missing, expired or invalid token"
 R503 = {503: {"model": Error, "description": "storage or auth unavailable"}}
 R404 = {404: {"model": Error, "description": "no such todo for this user"}}
 R422 = {422: {"model": ValidationErrorOut, "description": "invalid input"},
-        400: {"model": Error, "description": "body is not parseable JSON"}}
+        400: {"model": Error, "description": "body is not strict JSON (RFC 8259 / I-JSON: no NaN, "
+                                              "no lone surrogates, no duplicate names, UTF-8)"},
+        413: {"model": Error, "description": "body larger than 64 KiB"}}
 
-TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id")]
+TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id (32 hex digits)")]
 
 
 def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
                auth_client: httpx.Client | None = None) -> FastAPI:
-    app = FastAPI(title="griddb-todo web", version="1.0.0", docs_url=None, redoc_url=None)
+    app = FastAPI(title="griddb-todo web", version="1.0.0", docs_url=None, redoc_url=None,
+                  redirect_slashes=False)  # install_error_handlers redirects, relatively
     app.state.store = store
-    allow_header_405(app)
+    install_error_handlers(app)
     auth_client = auth_client or httpx.Client(base_url=settings.auth_url, timeout=5.0)
 
-    app.add_middleware(HeadersAndAccessLog)
+    # added innermost first: SecurityHeaders wraps everything, a 500 included
+    app.add_middleware(StrictJsonBody)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS, log=log,
+                       prefix_headers={"/api/": {"Cache-Control": "no-store"}})
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        errors = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",)) or "body"
-            msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-            errors.append({"loc": loc, "msg": msg})
-        summary = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
-        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+    @app.exception_handler(InvalidValue)
+    async def invalid_value(request: Request, exc: InvalidValue):
+        return JSONResponse({"detail": str(exc), "errors": [{"loc": "body", "msg": str(exc)}]},
+                            status_code=422)
 
     @app.exception_handler(StoreUnavailable)
     async def store_down(request: Request, exc: StoreUnavailable):
@@ -253,10 +184,12 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
                          429: {"model": Error, "description": "too many failed logins"},
                          **R503, **R422},
               summary="Forward credentials to auth and return its token")
-    def login(body: LoginRequest):
+    def login(body: LoginRequest, request: Request):
+        client_address = request.client.host if request.client else ""
         try:
             resp = auth_client.post("/token", json={"username": body.username,
-                                                    "password": body.password})
+                                                    "password": body.password},
+                                    headers={CLIENT_ADDRESS_HEADER: client_address})
         except httpx.HTTPError:
             log.warning("auth unreachable")
             return JSONResponse({"detail": "auth service unavailable; please try again shortly"},
@@ -292,7 +225,7 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
                responses={**R401, **R404, **R422, **R503},
                summary="Rename and/or mark done/undone")
     def patch_todo(todo_id: TodoId, body: TodoPatch, user: Owner):
-        todo = store.update(user, todo_id, title=body.title, done=body.done)
+        todo = None if not is_todo_id(todo_id) else store.update(user, todo_id, title=body.title, done=body.done)
         if todo is None:
             return JSONResponse({"detail": "todo not found"}, status_code=404)
         return todo.public()
@@ -300,7 +233,7 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
     @app.delete("/api/todos/{todo_id}", status_code=204, response_class=Response,
                 responses={**R401, **R404, **R422, **R503}, summary="Delete a todo")
     def delete_todo(todo_id: TodoId, user: Owner):
-        if not store.delete(user, todo_id):
+        if not is_todo_id(todo_id) or not store.delete(user, todo_id):
             return JSONResponse({"detail": "todo not found"}, status_code=404)
         return Response(status_code=204)
 

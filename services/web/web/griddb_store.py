@@ -25,7 +25,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
-from .store import StoreUnavailable, Todo, new_id, now_utc
+from .store import StoreUnavailable, Todo, check_owner, check_title, is_todo_id, new_id, now_utc
 
 log = logging.getLogger("web.griddb")
 T = TypeVar("T")
@@ -232,6 +232,8 @@ class GridDBStore:
         return self._ready.is_set()
 
     def list(self, owner: str) -> list[Todo]:
+        check_owner(owner)
+
         def run():
             q = self._col.query(
                 f"select * where owner = {tql_string(owner)} order by created_at asc")
@@ -247,11 +249,22 @@ class GridDBStore:
         return self._call(run)
 
     def create(self, owner: str, title: str) -> Todo:
+        # GridDB stores STRING as UTF-8 (at most 31 KB with the default 64 KB block); the
+        # shared checks keep titles to 200 code points (<= 800 bytes) and refuse lone
+        # surrogates, which have no UTF-8 form, before anything reaches the Java client.
+        check_owner(owner)
+        check_title(title)
         todo = Todo(id=new_id(), owner=owner, title=title, done=False, created_at=now_utc())
         self._call(lambda: self._put(todo))
         return todo
 
     def update(self, owner, todo_id, *, title=None, done=None):
+        if title is not None:
+            check_title(title)
+        if not is_todo_id(todo_id):
+            self._call(lambda: None)  # same 503 as a real lookup while GridDB is away
+            return None
+
         def run():
             todo = self._get(owner, todo_id)
             if todo is None:
@@ -264,6 +277,10 @@ class GridDBStore:
         return self._call(run)
 
     def delete(self, owner, todo_id):
+        if not is_todo_id(todo_id):
+            self._call(lambda: None)
+            return False
+
         def run():
             if self._get(owner, todo_id) is None:
                 return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass, replace
@@ -9,8 +10,44 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 
+from .titles import clean_title
+
+
 class StoreUnavailable(Exception):
     """The backing database cannot be reached right now (the API answers 503)."""
+
+
+class InvalidValue(ValueError):
+    """A value no store may write: it could not be read back (the API validates first)."""
+
+
+ID_RE = re.compile(r"^[0-9a-f]{32}$")  # what new_id() makes; anything else cannot exist
+OWNER_MAX = 128  # auth's names are at most 64 ASCII characters
+
+
+def is_todo_id(todo_id: str) -> bool:
+    return isinstance(todo_id, str) and ID_RE.fullmatch(todo_id) is not None
+
+
+def check_owner(owner: str) -> None:
+    if not isinstance(owner, str) or not 1 <= len(owner) <= OWNER_MAX or not owner.isprintable():
+        raise InvalidValue("owner must be 1-128 printable characters")
+    try:
+        owner.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue("owner must be valid Unicode") from None
+
+
+def check_title(title: str) -> None:
+    """Every store calls this before it writes a title: the same rule for all of them."""
+    if not isinstance(title, str):
+        raise InvalidValue("title must be a string")
+    try:
+        ok = clean_title(title) == title
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+    if not ok:
+        raise InvalidValue("title must be stored trimmed")
 
 
 @dataclass(frozen=True)
@@ -22,7 +59,11 @@ class Todo:
     created_at: datetime  # UTC, millisecond precision
 
     def public(self) -> dict:
-        return {"id": self.id, "title": self.title, "done": self.done,
+        # Titles are checked before every write; a row written before that check existed
+        # (or by another program) could still hold a lone surrogate, which no JSON encoder
+        # can send as UTF-8. Answer it as U+FFFD rather than fail the user's whole list.
+        title = self.title.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return {"id": self.id, "title": title, "done": self.done,
                 "created_at": self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
 
 
@@ -37,7 +78,9 @@ def now_utc() -> datetime:
 
 class TodoStore(Protocol):
     """Every method may raise StoreUnavailable. Methods taking an id return None (or False)
-    when no todo with that id belongs to owner, whether it does not exist or is someone else's."""
+    when no todo with that id belongs to owner, whether it does not exist or is someone else's
+    (an id of the wrong form included). create and update raise InvalidValue, before anything
+    is written, for a title or owner that check_title/check_owner refuse."""
 
     def ready(self) -> bool: ...
     def list(self, owner: str) -> list[Todo]: ...
@@ -64,12 +107,15 @@ class MemoryStore:
         return self.available
 
     def list(self, owner: str) -> list[Todo]:
+        check_owner(owner)
         self._check()
         with self._lock:
             items = [t for t in self._todos.values() if t.owner == owner]
         return sorted(items, key=lambda t: (t.created_at, t.id))
 
     def create(self, owner: str, title: str) -> Todo:
+        check_owner(owner)
+        check_title(title)
         self._check()
         todo = Todo(id=new_id(), owner=owner, title=title, done=False, created_at=now_utc())
         with self._lock:
@@ -77,7 +123,11 @@ class MemoryStore:
         return todo
 
     def update(self, owner, todo_id, *, title=None, done=None):
+        if title is not None:
+            check_title(title)
         self._check()
+        if not is_todo_id(todo_id):
+            return None
         with self._lock:
             todo = self._todos.get(todo_id)
             if todo is None or todo.owner != owner:
@@ -93,6 +143,8 @@ class MemoryStore:
 
     def delete(self, owner, todo_id):
         self._check()
+        if not is_todo_id(todo_id):
+            return False
         with self._lock:
             todo = self._todos.get(todo_id)
             if todo is None or todo.owner != owner:

@@ -1,12 +1,14 @@
 """auth: property-based tests from its own OpenAPI schema (schemathesis).
 
 No generated request may produce a 5xx, an undocumented status code or a response that does
-not match the schema. Examples are bounded so the whole module stays well under a minute.
+not match the schema. Examples are bounded so the whole module stays well under a minute (SCHEMA_EXAMPLES=n for a
+longer run).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -35,7 +37,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=int(os.environ.get("SCHEMA_EXAMPLES", "40")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_auth_api_conforms_to_its_schema(case):
     case.call_and_validate()

@@ -42,3 +42,21 @@ def test_lockout_through_web(live_stack):
     assert codes == [401] * 5 + [429]
     r = httpx.post(f"{web}/api/login", json={"username": "bob", "password": "bob-pass"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+
+
+def test_a_stranger_is_throttled_by_address_and_the_user_elsewhere_is_not(live_stack):
+    """web forwards the address it saw, auth counts failures against it (real processes; the
+    two clients use different loopback source addresses)."""
+    web = live_stack["web"]
+
+    def client(address):
+        return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+    with client("127.0.0.2") as stranger, client("127.0.0.3") as user:
+        codes = [stranger.post(f"{web}/api/login", json={"username": "alice", "password": "guess"}).status_code
+                 for _ in range(6)]
+        assert codes == [401] * 5 + [429]
+        r = user.post(f"{web}/api/login", json={"username": "alice", "password": "alice-pass"})
+        assert r.status_code == 200
+    auth_log = (live_stack["logs"] / "auth.log").read_text()
+    assert '"source":"127.0.0.2"' in auth_log and '"source":"127.0.0.3"' in auth_log

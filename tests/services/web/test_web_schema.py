@@ -6,6 +6,7 @@ refused). No 5xx, no undocumented status code, no response outside the schema.
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
@@ -47,7 +48,7 @@ def _token() -> str:
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=int(os.environ.get("SCHEMA_EXAMPLES", "40")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_web_api_conforms_to_its_schema(case):
     case.call_and_validate(headers={"Authorization": f"Bearer {_token()}"})

@@ -112,6 +112,9 @@ def test_es384_or_rs256_are_not_es256(client, minter):
 
 
 def test_unknown_kid_refreshes_jwks_once_then_rate_limited(client, minter, jwks_source, new_minter):
+    # a long interval, so a slow machine cannot let the real clock pass it mid-test
+    # (test_web_key_rotation checks the 1 s default with a fake clock)
+    client.app.state.verifier.min_refresh_interval = 30
     # first use fetches the JWKS
     assert client.get("/api/todos", headers=bearer(minter.token())).status_code == 200
     assert jwks_source.calls == 1
