@@ -150,9 +150,13 @@ class _Reader:
     def __init__(self, config: pulumi.Config):
         self._config = config
         self.problems: list[str] = []
+        self._placeholders: set[str] = set()
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
-        self.problems.append(f"{PROJECT}:{key} = {value!r}: {allowed}")
+        # A placeholder is reported once, as a placeholder: "CHANGE-ME" is no storage class
+        # name either, but saying so would only repeat "replace it".
+        if key not in self._placeholders:
+            self.problems.append(f"{PROJECT}:{key} = {value!r}: {allowed}")
 
     def text(self, key: str, default: str = "") -> str:
         value = self._config.get(key)
@@ -160,6 +164,7 @@ class _Reader:
         # Stack files ship placeholders for what only the user knows (Pulumi.cloud.yaml).
         if _PLACEHOLDER.lower() in value.lower():
             self.problem(key, value, f"replace the {_PLACEHOLDER} placeholder with your own value")
+            self._placeholders.add(key)
         return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
