@@ -40,6 +40,8 @@ CLOUD_SECRETS = {"registryPassword": "registry-token-for-tests"}
 E2E_CLOUD_REGISTRY = {"registry": "127.0.0.1:5001", "registryUsername": "e2e-pusher"}
 E2E_CLOUD_SECRETS = {"registryPassword": "e2e-registry-password-for-tests"}
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+# Every Pulumi.<stack>.yaml of the repository (a test checks none is missing).
+STACKS = ("dev", "cloud", "e2e", "e2e-cloud")
 # A documentation-range address (RFC 5737): only ever a string in these tests.
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
 
@@ -76,6 +78,15 @@ class ProgramRun:
     secret_outputs: set[str]
     # URN -> what the component passed to register_outputs (secret wrappers kept).
     component_outputs: dict[str, dict] = field(default_factory=dict)
+    # run_program's: the config the program was given, keys without the project prefix.
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def pushed_image(self, service: str) -> tuple[Registered, str]:
+        """The resource that builds and pushes `service`'s image (pulumi-docker's or the CI
+        stand-in) and the digest it reports."""
+        (image,) = [r for r in self.resources if r.custom and r.name == f"{service}-image"
+                    and r.parent.endswith(f"griddb-todo:index:AppImage::{service}")]
+        return image, image.outputs.get("repoDigest") or image.outputs["repo_digest"]
 
     @property
     def urns(self) -> list[str]:
@@ -272,12 +283,14 @@ def run_program(
     """Run __main__.py for `stack`. `secrets` are set as secret config (as `config set --secret`)."""
     config = stack_config(stack, overrides)
     config.update(secrets or {})
-    return run(
+    program = run(
         lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
         stack,
         {f"{PROJECT}:{k}": _as_config_string(v) for k, v in config.items() if v is not None},
         [f"{PROJECT}:{k}" for k in (secrets or {})],
     )
+    program.config = config
+    return program
 
 
 def run(program: Callable[[], Any], stack: str = "dev", config: Optional[dict[str, str]] = None,
