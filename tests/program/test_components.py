@@ -12,6 +12,7 @@ from components.auth import AuthService, AuthServiceArgs
 from components.griddb import GridDbNode, GridDbNodeArgs
 from components.image import AppImage, AppImageArgs
 from components.namespace import AppNamespace, AppNamespaceArgs
+from components.registry import RegistryPullSecret, RegistryPullSecretArgs
 from components.web import WebFrontend, WebFrontendArgs
 from harness import MOCK_LOAD_BALANCER_IP, _secret_paths, rpc_plain, run, run_program
 
@@ -57,6 +58,13 @@ def test_every_component_registers_its_outputs(dev_run):
     assert _secret_paths(auth_outputs) == {"passwords"}
     assert rpc_plain(auth_outputs) == {"url": "http://auth:2828", "passwords": dev_run.outputs["accountPasswords"]}
     assert outputs("WebFrontend", "web") == {"url": f"http://{MOCK_LOAD_BALANCER_IP}:8080"}
+
+
+def test_the_pull_secret_component_registers_the_name_pods_pull_with(cloud_run):
+    (component,) = components(cloud_run, "RegistryPullSecret")
+    pulled_with = {s["name"] for r in cloud_run.k8s_objects() if r.kind in ("Deployment", "StatefulSet")
+                   for s in r.inputs["spec"]["template"]["spec"]["imagePullSecrets"]}
+    assert cloud_run.component_outputs[component.urn] == {"name": pulled_with.pop()} and not pulled_with
 
 
 # --- order ----------------------------------------------------------------------------------
@@ -128,6 +136,9 @@ def test_renaming_the_griddb_component_keeps_its_claim_and_volume():
 def _every_component(opts: pulumi.ResourceOptions) -> None:
     AppImage("web", AppImageArgs(context="services/web", repository="registry.example.com/web", tag="t"), opts)
     namespace = AppNamespace("app", AppNamespaceArgs("todo"), opts)
+    RegistryPullSecret("registry", RegistryPullSecretArgs(
+        namespace=namespace.name, server="registry.example.com", username="robot", password=pulumi.Output.secret("t"),
+    ), opts)
     griddb = GridDbNode("griddb", GridDbNodeArgs(
         namespace=namespace.name, image="i", cluster_name="c", replicas=1, username="admin", password=None,
         log_write_mode=0, storage_size="1Gi", storage_class=None, host_path=None, protect_data=False, clients=(),
