@@ -11,7 +11,7 @@ from components import settings as stack_settings
 from components.auth import AuthService, AuthServiceArgs
 from components.griddb import GridDbNode, GridDbNodeArgs
 from components.image import AppImage, AppImageArgs
-from components.namespace import AppNamespace
+from components.namespace import AppNamespace, AppNamespaceArgs
 from components.registry import RegistryPullSecret, RegistryPullSecretArgs
 from components.web import WebFrontend, WebFrontendArgs
 
@@ -31,9 +31,16 @@ provider = k8s.Provider(
 in_cluster = pulumi.ResourceOptions(provider=provider)
 
 
+# The image component: pulumi-docker's, or (CI only, its plugin cannot be built offline) the
+# stand-in of components/standins.py. Same component, names and output either way.
+image_component = AppImage
+if settings.stand_ins.docker:
+    from components.standins import StandInAppImage as image_component
+
+
 def app_image(service: str, build_args: dict[str, str]) -> AppImage:
     registry = settings.registry
-    return AppImage(
+    return image_component(
         service,
         AppImageArgs(
             context=f"services/{service}",
@@ -43,7 +50,6 @@ def app_image(service: str, build_args: dict[str, str]) -> AppImage:
             registry_server=registry.server,
             registry_username=registry.username,
             registry_password=registry.password,
-            stand_in=settings.stand_ins.docker,
         ),
     )
 
@@ -58,7 +64,9 @@ else:
     # Parked: no pod will run, so nothing is built; the reference only fills the template.
     griddb_image_ref = pulumi.Output.from_input(settings.images.griddb_base)
 
-namespace = AppNamespace("app", settings.cluster.namespace, protect=griddb_settings.storage.protect, opts=in_cluster)
+namespace = AppNamespace(
+    "app", AppNamespaceArgs(settings.cluster.namespace, protect=griddb_settings.storage.protect), opts=in_cluster
+)
 # depends_on the component, i.e. on all its children: no workload exists before the
 # namespace's default-deny policy does.
 in_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])

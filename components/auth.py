@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,11 +24,11 @@ ACCOUNTS_DIR = "/etc/griddb-todo/auth/accounts"
 class AuthServiceArgs:
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]
-    accounts: tuple[str, ...]  # a password is generated for each
-    password_hashes: Optional[pulumi.Input[dict[str, str]]]  # given by the user (secret)
-    issuer: str
-    audience: str
-    token_ttl_seconds: int
+    accounts: tuple[str, ...]  # a password is generated for each (plain: one resource each)
+    password_hashes: Optional[pulumi.Input[Mapping[str, str]]]  # given by the user (secret)
+    issuer: pulumi.Input[str]
+    audience: pulumi.Input[str]
+    token_ttl_seconds: pulumi.Input[int]
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
 
@@ -54,9 +54,6 @@ class AuthService(pulumi.ComponentResource):
         }
         # Only hashes reach the cluster; the clear passwords stay in the state as secrets.
         generated_hashes = pulumi.Output.all(**{a: p.bcrypt_hash for a, p in passwords.items()})
-        accounts_json = pulumi.Output.all(generated_hashes, args.password_hashes or {}).apply(
-            lambda parts: json.dumps({**parts[1], **parts[0]}, sort_keys=True)
-        )
 
         labels = workload.labels(NAME, COMPONENT)
         # Immutable and auto-named: a new key or account list makes a new Secret and rolls auth.
@@ -70,7 +67,7 @@ class AuthService(pulumi.ComponentResource):
         accounts_secret = k8s.core.v1.Secret(
             f"{name}-accounts",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
-            string_data={"accounts.json": pulumi.Output.secret(accounts_json)},
+            string_data={"accounts.json": accounts_file(generated_hashes, args.password_hashes)},
             immutable=True,
             opts=child,
         )
@@ -84,7 +81,7 @@ class AuthService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
                 k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
-                k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=str(args.token_ttl_seconds)),
+                k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=workload.as_text(args.token_ttl_seconds)),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
                 # only web reaches auth (NetworkPolicy), so the client address web forwards is trusted
@@ -130,3 +127,13 @@ class AuthService(pulumi.ComponentResource):
         self.url = pulumi.Output.concat("http://", service.metadata.name, ":", str(PORT))
         self.passwords = pulumi.Output.secret(pulumi.Output.all(**{a: p.result for a, p in passwords.items()}))
         self.register_outputs({"url": self.url, "passwords": self.passwords})
+
+
+def accounts_file(generated: pulumi.Input[Mapping[str, str]],
+                  given: Optional[pulumi.Input[Mapping[str, str]]]) -> pulumi.Output[str]:
+    """auth's accounts file, {"name": "<hash>"}: always a secret, whatever marks its inputs carry
+    (hashes can be cracked offline, so they never sit in the state or a preview in plain text)."""
+    merged = pulumi.Output.all(generated, given or {}).apply(
+        lambda parts: json.dumps({**parts[1], **parts[0]}, sort_keys=True)
+    )
+    return pulumi.Output.secret(merged)

@@ -29,16 +29,18 @@ TERMINATION_GRACE_SECONDS = 60
 
 @dataclass(frozen=True)
 class GridDbNodeArgs:
+    """Plain values where the component's shape depends on them; inputs everywhere else."""
+
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]
-    cluster_name: str
-    replicas: int  # 0 parks the node (claim and data stay), 1 runs it
-    username: str
+    cluster_name: pulumi.Input[str]
+    replicas: int  # 0 parks the node (claim and data stay, no endpoints to wait for), 1 runs it
+    username: pulumi.Input[str]
     password: Optional[pulumi.Input[str]]  # None: generate one
-    log_write_mode: int
-    storage_size: str
-    storage_class: Optional[str]
-    host_path: Optional[str]  # set: a hostPath PersistentVolume (k3s); None: dynamic provisioning
+    log_write_mode: pulumi.Input[int]
+    storage_size: pulumi.Input[str]
+    storage_class: Optional[pulumi.Input[str]]
+    host_path: Optional[pulumi.Input[str]]  # set: a hostPath PersistentVolume (k3s); None: dynamic provisioning
     protect_data: bool
     clients: tuple[str, ...]  # names of the workloads allowed to reach port 10001
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
@@ -47,15 +49,17 @@ class GridDbNodeArgs:
 class GridDbNode(pulumi.ComponentResource):
     host: pulumi.Output[str]
     port: int
-    cluster_name: str
+    cluster_name: pulumi.Output[str]
     credentials_secret_name: pulumi.Output[str]
     claim_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: GridDbNodeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("griddb-todo:index:GridDbNode", name, None, opts)
+        # Children inherit the caller's provider, protect and transforms from their parent.
         child = pulumi.ResourceOptions(parent=self)
-        # The data outlives `pulumi destroy` when the stack says so.
-        data_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_data)
+        # The data outlives `pulumi destroy` when the stack says so; else protect is inherited
+        # (never False: that would undo a caller who protected the whole component).
+        data_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_data or None)
 
         password = args.password
         if password is None:
@@ -117,7 +121,7 @@ class GridDbNode(pulumi.ComponentResource):
 
         self.host = service.metadata.name
         self.port = TRANSACTION_PORT
-        self.cluster_name = args.cluster_name
+        self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         self.credentials_secret_name = credentials.metadata.name
         self.claim_name = claim.metadata.name
         self.register_outputs({
@@ -188,7 +192,7 @@ class GridDbNode(pulumi.ComponentResource):
                         field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
                     ),
                 ),
-                k8s.core.v1.EnvVarArgs(name="GRIDDB_LOG_WRITE_MODE", value=str(args.log_write_mode)),
+                k8s.core.v1.EnvVarArgs(name="GRIDDB_LOG_WRITE_MODE", value=workload.as_text(args.log_write_mode)),
             ],
             volume_mounts=[
                 storage_mount,

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_docker as docker
 
-from components import standins
-
 
 @dataclass(frozen=True)
 class AppImageArgs:
-    context: str  # the service's build context, e.g. "services/web"
-    repository: str  # where to push, e.g. "127.0.0.1:5000/web"
-    tag: str  # a human-readable tag; Deployments use the digest, never this tag
-    build_args: dict[str, str] = field(default_factory=dict)
-    registry_server: Optional[str] = None
-    registry_username: Optional[str] = None
+    context: str  # the service's build context, e.g. "services/web" (plain: read at build time)
+    repository: pulumi.Input[str]  # where to push, e.g. "127.0.0.1:5000/web"
+    tag: pulumi.Input[str]  # a human-readable tag; Deployments use the digest, never this tag
+    build_args: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    registry_server: Optional[pulumi.Input[str]] = None
+    registry_username: Optional[pulumi.Input[str]] = None  # None: an unauthenticated registry
     registry_password: Optional[pulumi.Input[str]] = None
-    # CI only: build with components/standins.py instead of pulumi-docker (see there why).
-    stand_in: bool = False
 
 
 # GridDB's server image is amd64 only; build every image for the same platform so a
@@ -40,21 +36,14 @@ class AppImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppImageArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("griddb-todo:index:AppImage", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        if args.stand_in:
-            login = None
-            if args.registry_username:
-                login = {"server": args.registry_server, "username": args.registry_username,
-                         "password": args.registry_password}
-            self.ref = standins.StandInImage(
-                f"{name}-image", f"{args.repository}:{args.tag}", args.context, args.build_args, PLATFORM, child,
-                registry=login,
-            ).repo_digest
-            self.register_outputs({"ref": self.ref})
-            return
+        self.ref = self._build(name, args, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"ref": self.ref})
+
+    def _build(self, name: str, args: AppImageArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """Build and push; return the pushed `repository@sha256:...`."""
         registry = None
         # An unauthenticated registry (the local one on 127.0.0.1:5000) needs no registry block.
-        if args.registry_username:
+        if args.registry_username is not None:
             registry = docker.RegistryArgs(
                 server=args.registry_server,
                 username=args.registry_username,
@@ -62,7 +51,7 @@ class AppImage(pulumi.ComponentResource):
             )
         image = docker.Image(
             f"{name}-image",
-            image_name=f"{args.repository}:{args.tag}",
+            image_name=pulumi.Output.concat(args.repository, ":", args.tag),
             build=docker.DockerBuildArgs(
                 context=args.context,
                 dockerfile=f"{args.context}/Dockerfile",
@@ -73,5 +62,4 @@ class AppImage(pulumi.ComponentResource):
             skip_push=False,
             opts=child,
         )
-        self.ref = image.repo_digest
-        self.register_outputs({"ref": self.ref})
+        return image.repo_digest

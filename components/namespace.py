@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
@@ -10,18 +11,25 @@ import pulumi_kubernetes as k8s
 from components import workload
 
 
+@dataclass(frozen=True)
+class AppNamespaceArgs:
+    name: pulumi.Input[str]  # the Kubernetes namespace
+    protect: bool = False  # deleting a namespace deletes the claims in it: protect it with the data
+
+
 class AppNamespace(pulumi.ComponentResource):
     """Every pod in the namespace refuses ingress, and may only look names up, unless a
     component's policy allows more."""
 
     name: pulumi.Output[str]
 
-    def __init__(self, name: str, namespace: str, protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AppNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("griddb-todo:index:AppNamespace", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=namespace,
+                name=args.name,
                 labels={
                     "app.kubernetes.io/part-of": workload.PART_OF,
                     # The pod security admission level every workload here is written for.
@@ -29,8 +37,8 @@ class AppNamespace(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/warn": "restricted",
                 },
             ),
-            # Deleting a namespace deletes the claims in it: protected together with the data.
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            # Protected together with the data; else protect is inherited from the caller.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect or None),
         )
         def namespace_policy(policy: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
             k8s.networking.v1.NetworkPolicy(
@@ -39,7 +47,7 @@ class AppNamespace(pulumi.ComponentResource):
                     name=policy, namespace=ns.metadata.name, labels={"app.kubernetes.io/part-of": workload.PART_OF}
                 ),
                 spec=spec,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             )
 
         every_pod = k8s.meta.v1.LabelSelectorArgs()

@@ -20,8 +20,8 @@ from components import workload
 @dataclass(frozen=True)
 class RegistryPullSecretArgs:
     namespace: pulumi.Input[str]
-    server: str  # as docker logs in to it: host[:port]
-    username: str
+    server: pulumi.Input[str]  # as docker logs in to it: host[:port]
+    username: pulumi.Input[str]
     password: pulumi.Input[str]  # a secret
 
 
@@ -36,8 +36,8 @@ class RegistryPullSecret(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryPullSecretArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("griddb-todo:index:RegistryPullSecret", name, None, opts)
-        document = pulumi.Output.from_input(args.password).apply(
-            lambda password: docker_config_json(args.server, args.username, password)
+        document = pulumi.Output.all(args.server, args.username, args.password).apply(
+            lambda login: docker_config_json(*login)
         )
         secret = k8s.core.v1.Secret(
             f"{name}-pull-secret",

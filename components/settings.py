@@ -7,6 +7,8 @@ what is allowed, so a user can fix a stack file in one pass.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import json
 import posixpath
 import re
@@ -22,20 +24,27 @@ SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
 
 # Kubernetes resource quantities for storage: a number with an optional binary or decimal
 # suffix. "2Gb" or "2 GiB" are the typical mistakes this rejects.
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 # RFC 1123 label: namespaces, usernames used in resource names, storage class names.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-# host[:port] with an optional /path prefix, no scheme: "127.0.0.1:5000", "ghcr.io/acme".
-_REGISTRY = re.compile(r"^(?P<server>[A-Za-z0-9.-]+(:[0-9]{1,5})?)(?P<path>(/[a-z0-9._-]+)*)$")
+# host[:port] with an optional /path prefix, no scheme: "127.0.0.1:5000", "ghcr.io/acme", "[::1]:5000".
+_REGISTRY = re.compile(
+    r"^(?P<server>(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?)(?P<path>(/[a-z0-9._-]+)*)$"
+)
 _ACCOUNT = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
 _PASSWORD_HASH = re.compile(r"^(\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2id\$.+)$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDER = "CHANGE-ME"
+# Namespaces Kubernetes itself uses: a stack's objects (and its `pulumi destroy`) stay out of them.
+_SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-class SettingsError(ValueError):
-    """Raised with every configuration problem found, one per line."""
+class SettingsError(pulumi.RunError):
+    """Raised with every configuration problem found, one per line.
+
+    A RunError: the language host shows its message alone, without a Python traceback.
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -141,9 +150,13 @@ class _Reader:
     def __init__(self, config: pulumi.Config):
         self._config = config
         self.problems: list[str] = []
+        self._placeholders: set[str] = set()
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
-        self.problems.append(f"{PROJECT}:{key} = {value!r}: {allowed}")
+        # A placeholder is reported once, as a placeholder: "CHANGE-ME" is no storage class
+        # name either, but saying so would only repeat "replace it".
+        if key not in self._placeholders:
+            self.problems.append(f"{PROJECT}:{key} = {value!r}: {allowed}")
 
     def text(self, key: str, default: str = "") -> str:
         value = self._config.get(key)
@@ -151,6 +164,7 @@ class _Reader:
         # Stack files ship placeholders for what only the user knows (Pulumi.cloud.yaml).
         if _PLACEHOLDER.lower() in value.lower():
             self.problem(key, value, f"replace the {_PLACEHOLDER} placeholder with your own value")
+            self._placeholders.add(key)
         return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
@@ -230,6 +244,7 @@ class _Reader:
 def load(config: Optional[pulumi.Config] = None) -> Settings:
     """Read and validate the whole stack configuration; raise SettingsError listing every problem."""
     reader = _Reader(config or pulumi.Config(PROJECT))
+    _check_unknown_keys(reader)
     settings = Settings(
         stand_ins=_stand_ins(reader),
         cluster=_cluster(reader),
@@ -245,6 +260,22 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
     return settings
 
 
+def _check_unknown_keys(r: _Reader) -> None:
+    """A misspelled key would otherwise be ignored and its default used without a word.
+
+    pulumi.Config cannot list keys; the language host hands the program the stack's whole config
+    in PULUMI_CONFIG, which get_config_env() reads. Values are not shown: the key may be a secret.
+    """
+    prefix = f"{PROJECT}:"
+    for full_key in sorted(pulumi.runtime.get_config_env()):
+        key = full_key[len(prefix):]
+        if not full_key.startswith(prefix) or key in KEYS:
+            continue
+        close = difflib.get_close_matches(key, KEYS, n=1)
+        hint = f"did you mean {PROJECT}:{close[0]}?" if close else "Pulumi.yaml declares every setting"
+        r.problems.append(f"{full_key} is not a setting of this project: {hint}")
+
+
 def _stand_ins(r: _Reader) -> StandInSettings:
     names = r.string_list("providerStandIns", [])
     for name in names:
@@ -256,13 +287,19 @@ def _stand_ins(r: _Reader) -> StandInSettings:
 def _cluster(r: _Reader) -> ClusterSettings:
     return ClusterSettings(
         platform=r.choice("platform", "k3s", PLATFORMS),
-        namespace=r.matching(
-            "namespace", "griddb-todo", _DNS_LABEL,
-            "must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
-        ),
+        namespace=_namespace(r),
         kubeconfig=r.text("kubeconfig") or None,
         kube_context=r.text("kubeContext") or None,
     )
+
+
+def _namespace(r: _Reader) -> str:
+    value = r.text("namespace", "griddb-todo")
+    if not _DNS_LABEL.match(value) or len(value) > 63:
+        r.problem("namespace", value, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters")
+    elif value in _SYSTEM_NAMESPACES:
+        r.problem("namespace", value, "is a namespace of Kubernetes itself: give the stack its own, e.g. griddb-todo")
+    return value
 
 
 def _registry(r: _Reader) -> RegistrySettings:
@@ -288,6 +325,18 @@ def _registry(r: _Reader) -> RegistrySettings:
     if password is not None and not username:
         r.problems.append(f"{PROJECT}:registryPassword is set but registryUsername is not")
     return RegistrySettings(address=address, server=server, username=username, password=password)
+
+
+def _is_loopback(server: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: reachable from this machine only."""
+    match = _REGISTRY.match(server)
+    host = match.group("host").strip("[]").lower() if match else ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _images(r: _Reader) -> ImageSettings:
@@ -323,10 +372,7 @@ def _griddb(r: _Reader) -> GridDbSettings:
         password=_griddb_password(r),
         log_write_mode=r.integer("griddbLogWriteMode", 0, 0, 1),
         storage=StorageSettings(
-            size=r.matching(
-                "griddbStorageSize", "1Gi", _QUANTITY,
-                "must be a Kubernetes quantity such as 1Gi, 500Mi or 10G (not 2Gb or 2 GiB)",
-            ),
+            size=_storage_size(r),
             storage_class=_storage_class(r),
             host_path=r.text("griddbHostPath") or None,
             protect=r.boolean("protectData", False),
@@ -344,6 +390,17 @@ def _griddb_password(r: _Reader) -> Optional[pulumi.Output[str]]:
             f"and contain no ','"
         )
     return password
+
+
+def _storage_size(r: _Reader) -> str:
+    value = r.text("griddbStorageSize", "1Gi")
+    match = _QUANTITY.match(value)
+    if not match:
+        r.problem("griddbStorageSize", value,
+                  "must be a Kubernetes quantity such as 1Gi, 500Mi or 10G (not 2Gb or 2 GiB)")
+    elif float(match.group("number")) == 0:
+        r.problem("griddbStorageSize", value, "must be more than 0: GridDB's volume holds its data and logs")
+    return value
 
 
 def _storage_class(r: _Reader) -> Optional[str]:
@@ -364,7 +421,7 @@ def _auth(r: _Reader) -> AuthSettings:
             )
     if len(set(accounts)) != len(accounts):
         r.problem("accounts", accounts, "account names must be unique")
-    hashes = _password_hashes(r)
+    hashes = _password_hashes(r, accounts)
     if not accounts and hashes is None:
         r.problem("accounts", accounts, "give at least one account, here or in accountPasswordHashes")
     return AuthSettings(
@@ -374,7 +431,7 @@ def _auth(r: _Reader) -> AuthSettings:
     )
 
 
-def _password_hashes(r: _Reader) -> Optional[pulumi.Output[dict[str, str]]]:
+def _password_hashes(r: _Reader, generated: list[str]) -> Optional[pulumi.Output[dict[str, str]]]:
     """User-given accounts: a secret JSON object {"name": "<bcrypt or argon2id hash>"}."""
     secret = r.secret("accountPasswordHashes")
     if secret is None:
@@ -394,6 +451,9 @@ def _password_hashes(r: _Reader) -> Optional[pulumi.Output[dict[str, str]]]:
         if not _ACCOUNT.match(name):
             r.problems.append(f"{PROJECT}:{key}: account name {name!r} is not allowed "
                               "(lower-case letter first, then a-z 0-9 . _ -)")
+        if name in generated:
+            # One of the two would silently win: the user's hash or a generated password.
+            r.problems.append(f"{PROJECT}:accounts and {key} both name {name!r}: give each account in one of them only")
         if not isinstance(digest, str) or not _PASSWORD_HASH.match(digest):
             r.problems.append(
                 f"{PROJECT}:{key}: the entry for {name!r} is not a bcrypt ($2a$/$2b$/$2y$) or "
@@ -446,10 +506,10 @@ def _check_platform_rules(r: _Reader, s: Settings) -> None:
             r.problem("griddbStorageClass", "", "k3s stacks need an explicit class shared by the "
                       "hostPath PersistentVolume and its claim (e.g. griddb-hostpath); an empty "
                       "class would let k3s' local-path provisioner take the claim")
-    elif storage.host_path is not None:
-        r.problem("griddbHostPath", storage.host_path, "hostPath volumes are for k3s only; on "
-                  "the cloud platform remove it and use griddbStorageClass")
-    if s.cluster.platform == "cloud":
+    else:
+        if storage.host_path is not None:
+            r.problem("griddbHostPath", storage.host_path, "hostPath volumes are for k3s only; on "
+                      "the cloud platform remove it and use griddbStorageClass")
         _check_cloud_rules(r, s)
     if s.web.node_port is not None:
         if s.web.service_type == "ClusterIP":
@@ -460,7 +520,8 @@ def _check_platform_rules(r: _Reader, s: Settings) -> None:
 
 
 def _check_cloud_rules(r: _Reader, s: Settings) -> None:
-    """A managed cluster is never the ambient one, and its data never on a class picked for us."""
+    """A managed cluster is never the ambient one, its data never on a class picked for us, and its
+    images in a registry its nodes reach."""
     if s.cluster.kube_context is None:
         r.problem("kubeContext", "", "cloud stacks must name their cluster's kubeconfig context "
                   "(`kubectl config get-contexts`), so that `pulumi up` never deploys to whatever "
@@ -469,3 +530,8 @@ def _check_cloud_rules(r: _Reader, s: Settings) -> None:
         r.problem("griddbStorageClass", "", "cloud stacks must name the storage class of GridDB's "
                   "volume (`kubectl get storageclass`; prefer reclaimPolicy Retain), not fall back "
                   "to the cluster's default")
+    # CI's e2e-cloud stack is the exception: its cluster runs on the machine that builds the
+    # images with the stand-in (providerStandIns, CI only), so a loopback registry is one its node reaches.
+    if _is_loopback(s.registry.server) and not s.stand_ins.docker:
+        r.problem("registry", s.registry.address, "is a loopback address, which a cloud cluster's "
+                  "nodes cannot pull from: use a registry they reach, e.g. ghcr.io/acme")

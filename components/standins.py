@@ -8,7 +8,8 @@ provider that produces the output AppImage consumes: `docker build` + `docker pu
 the Docker CLI, and the pushed repo digest.
 
 Users never need it: the shipped stacks use pulumi-docker, and the program tests check both
-paths. Selected by the `providerStandIns` config key (Pulumi.e2e.yaml sets it).
+paths. Selected by the `providerStandIns` config key (Pulumi.e2e.yaml sets it): __main__.py then
+builds StandInAppImage instead of AppImage; the component, its name and its output stay the same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from components.image import PLATFORM, AppImage, AppImageArgs
 
 # Never part of an image's build context (same spirit as the services' .dockerignore files).
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -105,7 +108,8 @@ class StandInImage(Resource):
 
     repo_digest: pulumi.Output[str]
 
-    def __init__(self, name: str, image_name: str, context: str, build_args: dict[str, str], platform: str,
+    def __init__(self, name: str, image_name: pulumi.Input[str], context: str,
+                 build_args: pulumi.Input[dict[str, str]], platform: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  registry: Optional[dict[str, pulumi.Input[str]]] = None):
         """`registry`: {"server", "username", "password"} when pushing wants a login; the
@@ -127,3 +131,17 @@ class StandInImage(Resource):
             },
             opts,
         )
+
+
+class StandInAppImage(AppImage):
+    """AppImage built by StandInImage instead of pulumi-docker (CI only, see the module docstring)."""
+
+    def _build(self, name: str, args: AppImageArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        image_name = pulumi.Output.concat(args.repository, ":", args.tag)
+        # Logged in exactly when AppImage gives pulumi-docker a registry block.
+        login = None
+        if args.registry_username is not None:
+            login = {"server": args.registry_server, "username": args.registry_username,
+                     "password": args.registry_password}
+        return StandInImage(f"{name}-image", image_name, args.context, dict(args.build_args), PLATFORM, child,
+                            registry=login).repo_digest

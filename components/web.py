@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,22 +21,22 @@ CONTAINER_PORT = 8080
 class WebFrontendArgs:
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]
-    replicas: int
-    service_type: str
-    port: int
-    node_port: Optional[int]
+    replicas: pulumi.Input[int]
+    service_type: str  # plain: it decides how the public URL is found
+    port: pulumi.Input[int]
+    node_port: Optional[pulumi.Input[int]]
     auth_url: pulumi.Input[str]
-    issuer: str
-    audience: str
+    issuer: pulumi.Input[str]
+    audience: pulumi.Input[str]
     griddb_host: pulumi.Input[str]
-    griddb_port: int
-    griddb_cluster_name: str
+    griddb_port: pulumi.Input[int]
+    griddb_cluster_name: pulumi.Input[str]
     griddb_credentials_secret: pulumi.Input[str]
     # (workload name, port) web opens connections to: auth and GridDB.
-    upstreams: tuple[tuple[str, int], ...] = ()
+    upstreams: tuple[tuple[str, pulumi.Input[int]], ...] = ()
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
     # e.g. a cloud load balancer's settings (TLS certificate, internal scheme): README.md
-    service_annotations: Optional[dict[str, str]] = None
+    service_annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None
 
 
 class WebFrontend(pulumi.ComponentResource):
@@ -59,7 +59,7 @@ class WebFrontend(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="TODO_STORE", value="griddb"),
                 k8s.core.v1.EnvVarArgs(
                     name="GRIDDB_NOTIFICATION_MEMBER",
-                    value=pulumi.Output.concat(args.griddb_host, ":", str(args.griddb_port)),
+                    value=pulumi.Output.concat(args.griddb_host, ":", workload.as_text(args.griddb_port)),
                 ),
                 k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.griddb_cluster_name),
                 workload.env_from_secret("GRIDDB_USERNAME", args.griddb_credentials_secret, "username"),
@@ -105,16 +105,17 @@ class WebFrontend(pulumi.ComponentResource):
 
 
 def _public_url(service: k8s.core.v1.Service, args: WebFrontendArgs) -> pulumi.Output[str]:
+    port = workload.as_text(args.port)
     if args.service_type == "LoadBalancer":
-        def from_status(status) -> str:
+        def from_status(status) -> pulumi.Input[str]:
             ingress = (status.load_balancer.ingress or [None])[0] if status and status.load_balancer else None
             host = (ingress.ip or ingress.hostname) if ingress else None
-            return f"http://{host}:{args.port}" if host else "(load balancer address pending)"
+            return pulumi.Output.concat("http://", host, ":", port) if host else "(load balancer address pending)"
 
         return service.status.apply(from_status)
     if args.service_type == "NodePort":
         return service.spec.apply(lambda spec: f"http://<node-address>:{spec.ports[0].node_port}")
     return pulumi.Output.concat(
-        "(cluster-internal) http://web.", args.namespace, ".svc:", str(args.port),
-        " - reach it with: kubectl -n ", args.namespace, " port-forward svc/web ", str(args.port),
+        "(cluster-internal) http://web.", args.namespace, ".svc:", port,
+        " - reach it with: kubectl -n ", args.namespace, " port-forward svc/web ", port,
     )

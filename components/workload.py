@@ -5,7 +5,7 @@ One place, so the hardening cannot drift between the three services.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -16,6 +16,11 @@ APP_UID = 10001
 # Every image is built for linux/amd64 (components/image.py: GridDB's server exists for amd64
 # only): a mixed-architecture cluster must never schedule a pod where it cannot run.
 NODE_ARCH = "amd64"
+
+
+def as_text(value: pulumi.Input) -> pulumi.Output[str]:
+    """An int (or an output of one) as the string an environment variable needs."""
+    return pulumi.Output.from_input(value).apply(str)
 
 
 def labels(name: str, component: str) -> dict[str, str]:
@@ -250,7 +255,7 @@ def service(
     port: k8s.core.v1.ServicePortArgs,
     opts,
     service_type: str = "ClusterIP",
-    annotations: Optional[dict[str, str]] = None,
+    annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
     external_traffic_policy: Optional[str] = None,
 ) -> k8s.core.v1.Service:
     """A Service with an explicit name (the DNS name the other services use) selecting `name`'s pods."""

@@ -25,9 +25,16 @@ def e2e_cloud_run() -> harness.ProgramRun:
     return harness.run_program("e2e-cloud", {**E2E_CLOUD_REGISTRY, "griddbReplicas": 1}, E2E_CLOUD_SECRETS)
 
 
-@pytest.fixture(scope="session", params=["dev", "cloud"])
-def any_run(request, dev_run, cloud_run) -> harness.ProgramRun:
-    return dev_run if request.param == "dev" else cloud_run
+@pytest.fixture(scope="session")
+def e2e_run() -> harness.ProgramRun:
+    """The e2e (k3s-shaped) stack, GridDB unparked (as with E2E_GRIDDB_IMAGE)."""
+    return harness.run_program("e2e", {"griddbReplicas": 1})
+
+
+# The program tests that take any_run hold on every stack file the repository ships.
+@pytest.fixture(scope="session", params=harness.STACKS)
+def any_run(request) -> harness.ProgramRun:
+    return request.getfixturevalue(f"{request.param.replace('-', '_')}_run")
 
 
 @pytest.fixture(scope="session", params=["dev", "cloud", "e2e-cloud"])

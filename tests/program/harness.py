@@ -1,19 +1,23 @@
 """Runs the whole Pulumi program (`__main__.py`) under Pulumi's mocks and records what it registers.
 
-No CLI, cluster or Docker engine: the mock monitor stands in for the engine. Config comes from
-Pulumi.yaml's declared defaults overlaid with a stack file, as the CLI would merge them.
+No CLI, cluster or Docker engine: the mock monitor stands in for the engine. The program is run the
+way the CLI's Python language host runs it: config from Pulumi.yaml's declared defaults overlaid with
+a stack file, handed over in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS; a `pulumi.RunError` reported
+to the engine as its message alone, any other exception as its traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import runpy
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import yaml
@@ -36,12 +40,15 @@ CLOUD_SECRETS = {"registryPassword": "registry-token-for-tests"}
 E2E_CLOUD_REGISTRY = {"registry": "127.0.0.1:5001", "registryUsername": "e2e-pusher"}
 E2E_CLOUD_SECRETS = {"registryPassword": "e2e-registry-password-for-tests"}
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+# Every Pulumi.<stack>.yaml of the repository (a test checks none is missing).
+STACKS = ("dev", "cloud", "e2e", "e2e-cloud")
 # A documentation-range address (RFC 5737): only ever a string in these tests.
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
 
 
 @dataclass
 class Registered:
+    urn: str
     type: str
     name: str
     inputs: dict
@@ -50,9 +57,9 @@ class Registered:
     protect: bool
     dependencies: list[str]
     provider: str
+    aliases: list[str] = field(default_factory=list)
     secret_paths: set[str] = field(default_factory=set)
     outputs: dict = field(default_factory=dict)
-    urn: str = ""
     delete_before_replace: bool = False
 
     @property
@@ -69,6 +76,17 @@ class ProgramRun:
     resources: list[Registered]
     outputs: dict
     secret_outputs: set[str]
+    # URN -> what the component passed to register_outputs (secret wrappers kept).
+    component_outputs: dict[str, dict] = field(default_factory=dict)
+    # run_program's: the config the program was given, keys without the project prefix.
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def pushed_image(self, service: str) -> tuple[Registered, str]:
+        """The resource that builds and pushes `service`'s image (pulumi-docker's or the CI
+        stand-in) and the digest it reports."""
+        (image,) = [r for r in self.resources if r.custom and r.name == f"{service}-image"
+                    and r.parent.endswith(f"griddb-todo:index:AppImage::{service}")]
+        return image, image.outputs.get("repoDigest") or image.outputs["repo_digest"]
 
     @property
     def urns(self) -> list[str]:
@@ -136,7 +154,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["repo_digest"] = f"{args.inputs['image_name'].rsplit(':', 1)[0]}@sha256:{token}"
         elif args.typ.startswith("kubernetes:") and "kind" in args.inputs:
             metadata = dict(outputs.get("metadata") or {})
-            # The provider auto-names objects without metadata.name: name plus a suffix.
+            # The provider auto-names objects without metadata.name: name plus a random suffix.
+            # An immutable Secret or ConfigMap whose data changes is replaced, and its replacement
+            # gets a new suffix; modelled here as a suffix that follows the data.
+            if args.inputs.get("immutable") is True:
+                data = {k: args.inputs.get(k) for k in ("data", "stringData", "binaryData")}
+                token = hashlib.sha256((token + json.dumps(data, sort_keys=True)).encode()).hexdigest()
             metadata.setdefault("name", f"{args.name}-{token[:8]}")
             outputs["metadata"] = metadata
             if args.inputs["kind"] == "Service" and args.inputs.get("spec", {}).get("type") == "LoadBalancer":
@@ -154,14 +177,40 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registered: list[Registered] = []
         self.stack_outputs: Optional[dict] = None
+        self.component_outputs: dict[str, dict] = {}
+        self._names: dict[str, str] = {}
+        self._aliases: dict[str, list[str]] = {}
+
+    def _engine_aliases(self, request) -> list[str]:
+        """The URNs a resource answers to, as the engine derives them from alias specs: each
+        alias given, plus one per alias of its parent; a child named "<parent name>-x" follows
+        its parent's old name (the SDK's naming convention, which the engine honours)."""
+        def collapse(alias) -> str:
+            if alias.urn:
+                return alias.urn
+            spec = alias.spec
+            parent = spec.parentUrn or ("" if spec.noParent else request.parent)
+            return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+
+        aliases = [collapse(a) for a in request.aliases]
+        parent_name = self._names.get(request.parent, "")
+        for parent_alias in self._aliases.get(request.parent, []):
+            name = request.name
+            if parent_name and name.startswith(parent_name):
+                name = parent_alias.rsplit("::", 1)[1] + name[len(parent_name):]
+            aliases.append(self.make_urn(parent_alias, request.type, name))
+        return aliases
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
+        self._names[response.urn] = request.name
+        self._aliases[response.urn] = self._engine_aliases(request)
         if request.type != "pulumi:pulumi:Stack":
             raw = _struct_to_python(request.object)
             state = self.resources[response.urn].state if response.urn in self.resources else {}
             self.registered.append(
                 Registered(
+                    urn=response.urn,
                     type=request.type,
                     name=request.name,
                     inputs=rpc_plain(rpc.deserialize_properties(request.object)),
@@ -170,18 +219,41 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
                     provider=request.provider,
+                    aliases=self._aliases[response.urn],
                     secret_paths=_secret_paths(raw),
                     outputs=state,
-                    urn=response.urn,
                     delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response
 
     def RegisterResourceOutputs(self, request):
+        outputs = _struct_to_python(request.outputs)
         if request.urn.endswith(f"::pulumi:pulumi:Stack::{PROJECT}-" + pulumi.get_stack()):
-            self.stack_outputs = _struct_to_python(request.outputs)
+            self.stack_outputs = outputs
+        else:
+            self.component_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
+
+
+class ProgramFailed(Exception):
+    """The program stopped with errors, as the CLI would show them (`error: ...` lines)."""
+
+    def __init__(self, errors: list[str], registered: list[Registered]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+        self.registered = registered
+
+
+class _ErrorRecorder(logging.Handler):
+    """Collects what the program reports on the engine's error channel."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.errors.append(record.getMessage())
 
 
 def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
@@ -211,36 +283,70 @@ def run_program(
     """Run __main__.py for `stack`. `secrets` are set as secret config (as `config set --secret`)."""
     config = stack_config(stack, overrides)
     config.update(secrets or {})
+    program = run(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        stack,
+        {f"{PROJECT}:{k}": _as_config_string(v) for k, v in config.items() if v is not None},
+        [f"{PROJECT}:{k}" for k in (secrets or {})],
+    )
+    program.config = config
+    return program
+
+
+def run(program: Callable[[], Any], stack: str = "dev", config: Optional[dict[str, str]] = None,
+        secret_keys: Optional[list[str]] = None) -> ProgramRun:
+    """Run `program` as the language host runs a Pulumi program; raise ProgramFailed on errors."""
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    logger = logging.getLogger(f"{__name__}.engine")
+    logger.propagate = False
+    recorder = _ErrorRecorder()
+    logger.handlers = [recorder]
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
     # set_mocks made a root stack for tests of single resources; run_in_stack makes its own,
     # as the language host does, and registers the program's exports on it.
     runtime_settings.set_root_resource(None)
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": _as_config_string(v) for k, v in config.items() if v is not None},
-        [f"{PROJECT}:{k}" for k in (secrets or {})],
-    )
+    saved_env = {k: os.environ.get(k) for k in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
     previous_cwd = os.getcwd()
+    # What the CLI hands the program: the merged stack config and the names of its secret keys.
+    os.environ["PULUMI_CONFIG"] = json.dumps(config or {})
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys or [])
     os.chdir(ROOT)  # the CLI runs the program from the project directory
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
-    except Exception as error:
-        # Tests of bad config check that nothing was registered before the program stopped.
-        error.registered = monitor.registered  # type: ignore[attr-defined]
-        raise
+        _run_like_the_language_host(program)
     finally:
         os.chdir(previous_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if recorder.errors:
+        raise ProgramFailed(recorder.errors, monitor.registered)
     outputs = monitor.stack_outputs or {}
     return ProgramRun(
         resources=monitor.registered,
         outputs=rpc_plain(outputs),
         secret_outputs={k for k, v in outputs.items() if _secret_paths(v)},
+        component_outputs=monitor.component_outputs,
     )
+
+
+def _run_like_the_language_host(program: Callable[[], Any]) -> None:
+    """What pulumi-language-python-exec does with a program: load the config it was handed, run
+    the program in a stack, report a RunError's message alone and anything else with its
+    traceback on the engine's error channel."""
+    pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
+    try:
+        _sync_await(run_in_stack(program))
+    except pulumi.RunError as error:
+        pulumi.log.error(str(error))
+    except Exception:  # noqa: BLE001 - as the host: every other failure shows its traceback
+        pulumi.log.error(traceback.format_exc())
 
 
 def rpc_plain(value: Any) -> Any:

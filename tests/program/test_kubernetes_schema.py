@@ -1,7 +1,6 @@
 """Every Kubernetes object the program would create is valid against the Kubernetes OpenAPI
 schema of the cluster version we deploy to, in strict mode: a misspelled field fails."""
 
-import pytest
 import kubernetes_validate
 
 # The e2e cluster (tools/e2e) runs Kubernetes 1.34, the k3s stable line this project targets.
@@ -18,9 +17,3 @@ def test_every_object_validates_strictly(any_run):
     for label, manifest in objects:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
-
-def test_a_misspelled_field_is_caught(dev_run):
-    label, manifest = next(o for o in _objects(dev_run) if o[0] == "Deployment/web")
-    broken = {**manifest, "spec": {**manifest["spec"], "replica": 2}}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)

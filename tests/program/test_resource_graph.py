@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import WORKLOAD_KINDS, ProgramRun
+from harness import ROOT, STACKS, WORKLOAD_KINDS, ProgramRun
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PV_TYPE = "kubernetes:core/v1:PersistentVolume"
@@ -35,6 +35,11 @@ def resolve_target_port(run: ProgramRun, service: str) -> int:
     matching = [p["containerPort"] for p in ports if p.get("name") == target]
     assert len(matching) == 1, f"targetPort {target!r} of {service} names no container port"
     return matching[0]
+
+
+def test_the_program_tests_run_every_stack_file():
+    """A new stack file is not shipped untested: any_run covers each."""
+    assert sorted(p.name for p in ROOT.glob("Pulumi.*.yaml")) == sorted(f"Pulumi.{s}.yaml" for s in STACKS)
 
 
 # --- storage -----------------------------------------------------------------------------
@@ -122,8 +127,8 @@ def test_claim_fails_up_when_it_cannot_bind(any_run):
 def test_claim_is_created_once_the_griddb_image_is_pushed(any_run):
     # Its wait for Bound starts when it is created: not while the image is still being built.
     claim = any_run.kube("PersistentVolumeClaim", "griddb-data")
-    image_urn = next(u for u in any_run.urns if u.endswith("AppImage$docker:index/image:Image::griddb-image"))
-    assert image_urn in claim.dependencies
+    image, _ = any_run.pushed_image("griddb")
+    assert image.urn in claim.dependencies
 
 
 def test_parked_griddb_on_a_dynamic_class_does_not_wait_for_its_claim():
@@ -215,10 +220,11 @@ def test_service_types_and_ports(any_run):
     for name in ("griddb", "auth", "web"):
         spec = any_run.kube("Service", name).inputs["spec"]
         ports[name] = (spec["type"], spec["ports"][0]["port"], resolve_target_port(any_run, name))
+    # The stack's webPort outside (8080 unless the stack says otherwise), always 8080 inside.
     assert ports == {
         "griddb": ("ClusterIP", 10001, 10001),
         "auth": ("ClusterIP", 2828, 2828),
-        "web": ("LoadBalancer", 8080, 8080),
+        "web": ("LoadBalancer", int(any_run.config["webPort"]), 8080),
     }
     assert int(env(container(any_run, "auth"))["AUTH_PORT"]) == 2828
 
@@ -237,7 +243,7 @@ def test_web_sees_client_addresses_and_auth_trusts_only_webs_header(any_run):
 def test_url_output_is_the_load_balancer_address(any_run):
     from harness import MOCK_LOAD_BALANCER_IP
 
-    assert any_run.outputs["url"] == f"http://{MOCK_LOAD_BALANCER_IP}:8080"
+    assert any_run.outputs["url"] == f"http://{MOCK_LOAD_BALANCER_IP}:{any_run.config['webPort']}"
 
 
 # --- probes, resources, hardening ---------------------------------------------------------
@@ -364,8 +370,7 @@ def test_only_web_opens_connections_to_auth_and_griddb(any_run):
 
 @pytest.mark.parametrize("service", ["griddb", "auth", "web"])
 def test_deployment_runs_the_digest_its_image_resource_pushed(any_run, service):
-    image = any_run.one(IMAGE_TYPE, f"{service}-image")
-    digest = image.outputs["repoDigest"]
+    _, digest = any_run.pushed_image(service)
     assert "@sha256:" in digest
     spec = pod_spec(any_run, service)
     # Init containers included: griddb's volume step runs the same image.
@@ -401,8 +406,6 @@ def test_registry_credentials_only_where_the_stack_has_them(dev_run, cloud_run):
 
 def test_secrets_stay_secret(any_run):
     assert any_run.secret_outputs == {"accountPasswords"}
-    for secret in (r for r in any_run.k8s_objects() if r.kind == "Secret"):
-        assert "stringData" in secret.secret_paths, secret.name
     clear = list(any_run.outputs["accountPasswords"].values())
     for resource in any_run.resources:
         if not resource.secret_paths:

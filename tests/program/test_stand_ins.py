@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from components import standins
-from harness import run_program
+from harness import ProgramFailed, run_program
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
@@ -34,10 +34,12 @@ def test_deployments_run_the_stand_in_digests(stand_in_run):
 
 
 def test_unknown_stand_in_is_rejected():
-    from components.settings import SettingsError
-
-    with pytest.raises(SettingsError, match="providerStandIns = 'random': each entry must be one of docker"):
+    with pytest.raises(ProgramFailed) as raised:
         run_program("dev", {"providerStandIns": ["random"]})
+    assert raised.value.errors == [
+        "invalid stack configuration (1 problem(s)):\n"
+        "  - griddb-todo:providerStandIns = 'random': each entry must be one of docker"
+    ]
 
 
 def test_a_changed_file_changes_the_image_and_a_cache_file_does_not(tmp_path: Path):
