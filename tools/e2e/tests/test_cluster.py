@@ -59,33 +59,40 @@ def wait_until(what: str, predicate, timeout: float = 120, interval: float = 1.0
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def python_pod(name: str, code: str, claim: str | None = None) -> dict:
+    """A hardened one-shot pod running `python3 -c code` from the python base image; with `claim`,
+    that claim is mounted at /data."""
+    container = {
+        "name": "main",
+        "image": PY_IMAGE,
+        "imagePullPolicy": "Always",
+        "command": ["python3", "-c", code],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    spec = {
+        "restartPolicy": "Never",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001},
+        "containers": [container],
+    }
+    if claim:
+        container["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+        spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {"role": "client"}},
+        "spec": spec,
+    }
+
+
 def run_pod(name: str, code: str, timeout: float = 120) -> tuple[str, str]:
     """Run `python3 -c code` in a one-shot pod from the python base image; return (phase, logs)."""
-    apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": NS, "labels": {"role": "client"}},
-            "spec": {
-                "restartPolicy": "Never",
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001},
-                "containers": [
-                    {
-                        "name": "main",
-                        "image": PY_IMAGE,
-                        "imagePullPolicy": "Always",
-                        "command": ["python3", "-c", code],
-                        "securityContext": {
-                            "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
-                    }
-                ],
-            },
-        }
-    )
+    apply(python_pod(name, code))
 
     def finished():
         phase = kubectl("-n", NS, "get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
@@ -309,27 +316,6 @@ def _host_path_of(pv_name: str) -> Path:
     return Path(source["path"])
 
 
-def _one_shot_pod(name: str, code: str, claim: str) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "restartPolicy": "Never",
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001},
-            "containers": [
-                {
-                    "name": "main",
-                    "image": PY_IMAGE,
-                    "command": ["python3", "-c", code],
-                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                }
-            ],
-            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
-        },
-    }
-
-
 def _pod_phase(name: str) -> str:
     return kubectl("-n", NS, "get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
 
@@ -362,7 +348,7 @@ def test_claim_without_class_is_provisioned_keeps_data_and_is_removed_with_the_c
     # WaitForFirstConsumer: no volume until a pod uses the claim.
     assert got["status"].get("phase") == "Pending"
 
-    apply(_one_shot_pod("dyn-writer", "open('/data/proof.txt', 'w').write('kept across pods')", claim))
+    apply(python_pod("dyn-writer", "open('/data/proof.txt', 'w').write('kept across pods')", claim))
     wait_until("the writer pod", lambda: _pod_phase("dyn-writer") == "Succeeded", timeout=120)
     pv_name = kubectl("-n", NS, "get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}").stdout
     assert pv_name, "the claim was not bound to a provisioned volume"
@@ -372,7 +358,7 @@ def test_claim_without_class_is_provisioned_keeps_data_and_is_removed_with_the_c
 
     # The writer is gone; a new pod on the same claim reads what it wrote.
     kubectl("-n", NS, "delete", "pod", "dyn-writer", "--wait=true")
-    apply(_one_shot_pod("dyn-reader", "print(open('/data/proof.txt').read())", claim))
+    apply(python_pod("dyn-reader", "print(open('/data/proof.txt').read())", claim))
     wait_until("the reader pod", lambda: _pod_phase("dyn-reader") in ("Succeeded", "Failed"), timeout=120)
     assert _pod_phase("dyn-reader") == "Succeeded"
     assert kubectl("-n", NS, "logs", "dyn-reader").stdout.strip() == "kept across pods"
