@@ -29,6 +29,8 @@ PULUMI_BIN = Path(os.environ.get("GRIDDB_TODO_PULUMI_CACHE", "/var/cache/griddb-
 # The stacks the deployment steps run for, in this order (pytest keeps a session fixture's
 # parameters together): the k3s-style one, then the cloud path on the same cluster.
 STACKS = ("e2e", "e2e-cloud")
+# The GridDB image's user (services/griddb/Dockerfile).
+GRIDDB_UID = 10001
 
 
 def pytest_collection_modifyitems(items):
@@ -137,6 +139,17 @@ def _stack_namespace(workdir: Path, stack: str) -> str:
     return yaml.safe_load((workdir / f"Pulumi.{stack}.yaml").read_text())["config"]["griddb-todo:namespace"]
 
 
+def _prepare_host_path(workdir: Path, stack: str) -> None:
+    """What README "Prepare k3s" asks of a dev user, done for the stack's hostPath directory: no
+    container of ours runs as root (Pod Security "restricted"), so GridDB's directory is handed to
+    its user (10001) before the pod starts. tools/e2e's node is this machine."""
+    host_path = yaml.safe_load((workdir / f"Pulumi.{stack}.yaml").read_text())["config"].get("griddb-todo:griddbHostPath")
+    if host_path:
+        os.makedirs(host_path, exist_ok=True)
+        os.chown(host_path, GRIDDB_UID, GRIDDB_UID)
+        os.chmod(host_path, 0o750)
+
+
 def _auth_registry(values: dict[str, str]) -> tuple[str, str, str]:
     """The registry that wants credentials (the cloud path): address, user, password."""
     keys = ("E2E_AUTH_REGISTRY", "E2E_AUTH_REGISTRY_USER", "E2E_AUTH_REGISTRY_PASSWORD")
@@ -193,6 +206,7 @@ def project(request, tmp_path_factory) -> Project:
     # (The cloud stack's volume is provisioned for its claim, reclaim Delete: it goes with it.)
     proj.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
     proj.kubectl("delete", "persistentvolume", f"{namespace}-griddb-data", "--ignore-not-found", "--wait=true")
+    _prepare_host_path(workdir, stack)
     proj.pulumi("stack", "init")
     if stack == "e2e-cloud":
         address, user, password = _auth_registry(values)
