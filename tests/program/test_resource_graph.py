@@ -437,7 +437,7 @@ def test_generated_credentials_are_random_resources(any_run):
 
 def test_components_parent_their_children(any_run):
     component_types = {r.type.split(":")[-1] for r in any_run.resources if r.type.startswith("griddb-todo:index:")}
-    expected = {"AppImage", "AppNamespace", "GridDbNode", "AuthService", "WebFrontend"}
+    expected = {"AppImage", "AppNamespace", "AdmissionPolicy", "GridDbNode", "AuthService", "WebFrontend"}
     # The pull secret's component exists only where the registry wants credentials.
     assert component_types - {"RegistryPullSecret"} == expected
     for resource in any_run.resources:
