@@ -130,9 +130,11 @@ class Project:
 
 def _copy_project(destination: Path) -> None:
     """The tests change files (a web change must roll out): never in the real checkout."""
-    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "test-results", "*.pyc")
+    ignore = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", ".pytest_cache", "test-results", "*.pyc")
     shutil.copytree(ROOT, destination, ignore=ignore, symlinks=True)
     (destination / ".venv").symlink_to(ROOT / ".venv")
+    # The policy pack's own virtualenv (make test creates it), for `pulumi preview --policy-pack policy`.
+    (destination / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
 
 
 def _stack_namespace(workdir: Path, stack: str) -> str:
