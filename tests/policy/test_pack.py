@@ -100,8 +100,9 @@ def test_public_services_can_be_widened_in_the_pack_config():
 
 @pytest.fixture(scope="module")
 def analyzer():
-    """The pack's own process (`python policy/__main__.py`): it prints its port and serves."""
-    env = dict(os.environ, PULUMI_CONFIG='{"griddb-todo:registry": "127.0.0.1:5000"}')
+    """The pack's own process (`python policy/__main__.py`): it prints its port and serves. The
+    stack's config comes as the engine passes it, in PULUMI_CONFIG."""
+    env = dict(os.environ, PULUMI_CONFIG='{"griddb-todo:registry": "registry.example.com/acme"}')
     process = subprocess.Popen([sys.executable, str(PACK / "__main__.py")], stdout=subprocess.PIPE, env=env, cwd=PACK)
     try:
         port = int(process.stdout.readline())
@@ -127,9 +128,9 @@ def test_the_served_pack_refuses_an_offending_deployment(analyzer):
         return analyzer.Analyze(analyzer_pb2.AnalyzeRequest(
             type="kubernetes:apps/v1:Deployment", properties=properties, urn=URN, name="web-deployment"))
 
-    assert list(analyze(deployment(f"127.0.0.1:5000/web{DIGEST}")).diagnostics) == []
-    diagnostics = analyze(deployment("127.0.0.1:5000/web:latest", probes=False)).diagnostics
+    assert list(analyze(deployment(f"registry.example.com/acme/web{DIGEST}")).diagnostics) == []
+    diagnostics = analyze(deployment(f"127.0.0.1:5000/web{DIGEST}", probes=False)).diagnostics
     assert {(d.policyName, d.enforcementLevel) for d in diagnostics} == {
         ("images", analyzer_pb2.MANDATORY), ("probes", analyzer_pb2.MANDATORY)}
-    assert any("container web: image '127.0.0.1:5000/web:latest' is not from the stack registry" in d.message
-               for d in diagnostics)
+    assert any(f"container web: image '127.0.0.1:5000/web{DIGEST}' is not from the stack registry "
+               "registry.example.com/acme" in d.message for d in diagnostics)
