@@ -101,3 +101,8 @@ def test_the_setting_must_be_a_boolean():
 
 def test_cel_literals_escape_what_would_end_them():
     assert admission.cel_string('a"b\\c') == '"a\\"b\\\\c"'
+
+
+def test_the_component_registers_the_names_of_its_policies(dev_run):
+    (component,) = [r for r in dev_run.resources if r.type == "griddb-todo:index:AdmissionPolicy"]
+    assert sorted(dev_run.component_outputs[component.urn]["policyNames"]) == sorted(policies(dev_run))
