@@ -259,12 +259,16 @@ def test_6_destroy_keeps_what_the_stack_protects_and_up_works_again(project: Pro
     if project.stack == "e2e":  # the k3s shape's hostPath volume; the cloud one is provisioned
         expected.add(("kubernetes:core/v1:PersistentVolume", "griddb-volume"))
     assert protected == expected
-    # Left besides them: providers, and the namespace's default policies, which every
-    # workload depends on (__main__.py) so that nothing runs before it: the namespace kept with
-    # the data stays locked down.
+    # Left besides them: providers, and the namespace's default policies and the admission
+    # policies, which every workload depends on (__main__.py) so that nothing runs before them:
+    # the namespace kept with the data stays locked down and guarded.
     kept = {(t, n) for t, n in left - protected if not t.startswith("pulumi:providers:")}
-    assert kept == {("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"app-{p}")
-                    for p in ("default-deny-ingress", "default-deny-egress", "allow-dns-egress")}
+    admission = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+    assert kept == ({("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"app-{p}")
+                     for p in ("default-deny-ingress", "default-deny-egress", "allow-dns-egress")}
+                    | {(admission + kind, f"admission-{rule}{suffix}")
+                       for rule in ("pods", "replicated", "daemonsets-and-jobs", "cronjobs", "services")
+                       for kind, suffix in (("", ""), ("Binding", "-binding"))})
     assert project.kubectl("-n", project.namespace, "get", "deployments,statefulsets,services,secrets", "-o", "name").split() == []
     # The claim (and with it the data) is still there.
     project.kubectl("-n", project.namespace, "get", "pvc", "griddb-data")
