@@ -203,7 +203,9 @@ SERVER_UID = 10001
 
 def _check_dirs_as_server_user() -> "str | None":
     """check_dirs() in a child process running as uid/gid 10001, as in the pod (root's checks
-    would pass whatever the modes say)."""
+    would pass whatever the modes say). A fork, not a new interpreter: /root's python is not
+    reachable for uid 10001. The child only makes system calls and exits (Python warns about
+    fork() in a threaded test process; no lock is taken between fork and _exit)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: drop to the server user, report the result, never return
