@@ -106,3 +106,10 @@ def test_the_metrics_port_is_its_own():
                       ({"AUTH_METRICS_PORT": "metrics"}, "not an integer")):
         with pytest.raises(ConfigError, match=says):
             from_env(bad)
+
+
+def test_every_outcome_exists_at_zero_before_any_login():
+    from auth.metrics import LOGIN_OUTCOMES
+    metrics = AuthMetrics()
+    assert {o: value(metrics, "auth_logins_total", outcome=o) for o in LOGIN_OUTCOMES} == {
+        "success": 0, "bad_credentials": 0, "throttled": 0}

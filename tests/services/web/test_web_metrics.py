@@ -228,3 +228,18 @@ def test_the_metrics_port_is_its_own():
                       ({"WEB_METRICS_PORT": "metrics"}, "not an integer")):
         with pytest.raises(ConfigError, match=says):
             from_env({**memory, **bad})
+
+
+def test_every_fixed_series_exists_at_zero_before_anything_happens():
+    """So that a rate() over the first outage or rejection sees it rise from 0."""
+    from web.metrics import STORE_ERROR_REASONS, STORE_OPERATIONS, WebMetrics
+    from web.tokens import REJECTION_REASONS
+
+    metrics = WebMetrics()
+    for reason in REJECTION_REASONS:
+        assert value(metrics, "web_token_rejections_total", reason=reason) == 0
+    for operation in STORE_OPERATIONS:
+        assert value(metrics, "griddb_operation_duration_seconds_count", operation=operation) == 0
+        for reason in STORE_ERROR_REASONS:
+            assert value(metrics, "griddb_operation_errors_total", operation=operation, reason=reason) == 0
+    assert value(metrics, "http_requests_in_flight") == 0
