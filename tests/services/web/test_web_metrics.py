@@ -243,3 +243,16 @@ def test_every_fixed_series_exists_at_zero_before_anything_happens():
         for reason in STORE_ERROR_REASONS:
             assert value(metrics, "griddb_operation_errors_total", operation=operation, reason=reason) == 0
     assert value(metrics, "http_requests_in_flight") == 0
+
+
+def test_the_measured_store_passes_everything_else_through():
+    from web.metrics import WebMetrics
+    from web.store import MemoryStore
+
+    store = MemoryStore()
+    store.custom_probe = lambda: "the store's own answer"
+    measured = WebMetrics().watch_store(store)
+    assert measured.ready() is True
+    store.available = False
+    assert measured.ready() is False
+    assert measured.custom_probe() == "the store's own answer"
