@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -258,6 +260,24 @@ def test_4_metrics_reach_the_scrapers_namespace_only(project: Project):
     finally:
         for namespace in (SCRAPERS, NOT_SCRAPERS):
             project.kubectl("delete", "namespace", namespace, "--wait=true", check=False)
+    # What README "Metrics" tells a user with no Prometheus: port-forward enters the pod through
+    # the kubelet, whatever the policies admit (on e2e-cloud they admit no one).
+    assert OWN_METRIC["web"] in _through_port_forward(project, "web")
+
+
+def _through_port_forward(project: Project, name: str) -> str:
+    """GET /metrics through `kubectl port-forward deploy/<name> :9090` (a free local port)."""
+    forward = subprocess.Popen(["kubectl", "-n", project.namespace, "port-forward", f"deploy/{name}", ":9090"],
+                               env=project.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert forward.stdout is not None
+        first = forward.stdout.readline()  # "Forwarding from 127.0.0.1:<port> -> 9090"
+        match = re.search(r"127\.0\.0\.1:(\d+)", first)
+        assert match, f"kubectl port-forward said: {first!r}"
+        return requests.get(f"http://127.0.0.1:{match.group(1)}/metrics", timeout=10).text
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
 
 
 def _full_todo_flow(project: Project, token: str) -> None:
