@@ -126,6 +126,7 @@ auth = AuthService(
         token_ttl_seconds=settings.auth.token_ttl_seconds,
         clients=("web",),
         image_pull_secret=pull_secret,
+        metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),
     opts=in_namespace,
 )
@@ -148,6 +149,7 @@ web = WebFrontend(
         upstreams=(("auth", auth.port), ("griddb", griddb.port)),
         image_pull_secret=pull_secret,
         service_annotations=settings.web.service_annotations,
+        metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),
     opts=in_namespace,
 )
