@@ -149,7 +149,31 @@ def web_server(namespace):
         }
     )
     kubectl("-n", NS, "rollout", "status", "deploy/hello", "--timeout=180s", timeout=200)
-    return kubectl("-n", NS, "get", "svc", "hello", "-o", "jsonpath={.spec.clusterIP}").stdout
+    cluster_ip = kubectl("-n", NS, "get", "svc", "hello", "-o", "jsonpath={.spec.clusterIP}").stdout
+    wait_for_kube_proxy(cluster_ip, 80)
+    return cluster_ip
+
+
+def wait_for_kube_proxy(cluster_ip: str, port: int) -> None:
+    """Wait until kube-proxy routes CLUSTER_IP:PORT to an endpoint.
+
+    `rollout status` returning means the pod is Ready, not that kube-proxy has programmed it:
+    the EndpointSlice controller and kube-proxy's next sync follow (kube-proxy's own
+    kubeproxy_network_programming_duration_seconds measured 1-5 s here under load). Until then
+    the Service sits in kube-proxy's no-endpoint-services map, whose verdict is a reject: a
+    client started at once got "Connection refused" (tools/e2e/README.md, "Pitfalls"). This
+    waits for that precondition, not for the assertion: the test's own pod still has one try.
+    """
+    entry = f"{cluster_ip} . tcp . {port} :"
+    started = time.monotonic()
+
+    def programmed():
+        maps = subprocess.run(["nft", "list", "map", "ip", "kube-proxy", "service-ips"],
+                              capture_output=True, text=True, timeout=10).stdout
+        return entry in maps or None
+
+    wait_until(f"kube-proxy to route {cluster_ip}:{port} to an endpoint", programmed, timeout=60, interval=0.2)
+    print(f"kube-proxy routed {cluster_ip}:{port} {time.monotonic() - started:.1f} s after the rollout finished")
 
 
 FETCH_HELLO = """
