@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
@@ -53,7 +54,7 @@ def tql_string(value: str) -> str:
 
 class GridDBStore:
     def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
-                 *, container: str = CONTAINER, op_timeout: float = 10.0,
+                 *, container: str = CONTAINER, op_timeout: float = 5.0,
                  failover_timeout: int = 5, check_interval: float = 5.0,
                  backoff_max: float = 30.0, start: bool = True):
         self._props = {
@@ -287,13 +288,18 @@ class GridDBStore:
             return bool(self._col.remove(todo_id))
         return self._call(run)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the supervisor and close the GridStore, within `timeout` seconds in all (the pod's
+        grace period counts on it: components/workload.py SHUTDOWN_CLOSE_SECONDS)."""
+        deadline = time.monotonic() + timeout
+        self._ready.clear()  # nothing new starts on a store being closed
         self._stop.set()
         self._wake.set()
         if self._supervisor.is_alive():
-            self._supervisor.join(timeout=5)
+            self._supervisor.join(timeout=max(0.0, deadline - time.monotonic()) / 2)
         try:
-            self._executor.submit(self._disconnect).result(timeout=5)
-        except Exception:  # noqa: BLE001
-            pass
+            # Queued behind the operations still running: those finish first.
+            self._executor.submit(self._disconnect).result(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001 - a worker stuck in a dead connection: give up on it
+            log.warning("GridDB connection not closed in time")
         self._executor.shutdown(wait=False)
