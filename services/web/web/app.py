@@ -109,6 +109,16 @@ R422 = {422: {"model": ValidationErrorOut, "description": "invalid input"},
 TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id (32 hex digits)")]
 
 
+def post_token(auth_client: httpx.Client, credentials: dict, headers: dict) -> httpx.Response:
+    """POST /token, once more if auth had closed the kept-alive connection the first try went
+    out on (an auth pod that is stopping closes its idle connections) or no connection could be
+    made. Either way auth never read that request, so the retry counts no failed login twice."""
+    try:
+        return auth_client.post("/token", json=credentials, headers=headers)
+    except (httpx.ConnectError, httpx.RemoteProtocolError):
+        return auth_client.post("/token", json=credentials, headers=headers)
+
+
 def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
                auth_client: httpx.Client | None = None) -> FastAPI:
     app = FastAPI(title="griddb-todo web", version="1.0.0", docs_url=None, redoc_url=None,
@@ -187,9 +197,8 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
     def login(body: LoginRequest, request: Request):
         client_address = request.client.host if request.client else ""
         try:
-            resp = auth_client.post("/token", json={"username": body.username,
-                                                    "password": body.password},
-                                    headers={CLIENT_ADDRESS_HEADER: client_address})
+            resp = post_token(auth_client, {"username": body.username, "password": body.password},
+                              {CLIENT_ADDRESS_HEADER: client_address})
         except httpx.HTTPError:
             log.warning("auth unreachable")
             return JSONResponse({"detail": "auth service unavailable; please try again shortly"},
