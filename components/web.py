@@ -74,7 +74,8 @@ class WebFrontend(pulumi.ComponentResource):
             # answers 503), so it stays in the Service.
             readiness_probe=workload.http_probe("/healthz", "http", period=5),
             liveness_probe=workload.http_probe("/healthz", "http", period=15),
-            startup_probe=workload.startup_probe("/healthz", "http", budget_seconds=60),
+            # /startupz: up, and its first GridDB connection attempt made (connected or not).
+            startup_probe=workload.startup_probe("/startupz", "http", budget_seconds=60),
             lifecycle=workload.endpoint_removal_pause(),
         )
         deployment = workload.deployment(

@@ -97,7 +97,10 @@ def test_a_slow_start_is_not_taken_for_a_hung_process(any_run):
     for name in HTTP_SERVICES:
         c = container(any_run, name)
         startup = c["startupProbe"]
-        assert startup["httpGet"] == {"path": "/healthz", "port": "http"}
+        # web: once its first GridDB connection attempt is made, so a new pod does not take
+        # traffic it would answer 503 only because it has not connected yet
+        path = {"web": "/startupz", "auth": "/healthz"}[name]
+        assert startup["httpGet"] == {"path": path, "port": "http"}
         # asked often (a ready pod joins the Service soon), yet given 30 s or more to start
         assert startup["periodSeconds"] <= 2, name
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 30, name

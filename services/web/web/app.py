@@ -180,6 +180,17 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
     def healthz():
         return {"status": "ok"}
 
+    @app.get("/startupz", response_model=Status,
+             responses={503: {"model": Status, "description": "still making its first connection"}},
+             summary="Started: the store has made its first connection attempt, whatever its outcome")
+    def startupz():
+        # The pod's startup probe: a new pod joins the Service once it knows whether GridDB is
+        # there, so a rollout never sends users to a pod that would answer 503 only because it
+        # has not connected yet. With GridDB away the attempt fails and the pod joins anyway.
+        if store.first_attempt_done():
+            return {"status": "started"}
+        return JSONResponse({"status": "starting"}, status_code=503)
+
     @app.get("/readyz", response_model=Status,
              responses={503: {"model": Status, "description": "GridDB unreachable"}},
              summary="Whether the todo storage is reachable")

@@ -72,6 +72,7 @@ class GridDBStore:
         self.backoff_max = backoff_max
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="griddb")
         self._ready = threading.Event()
+        self._first_attempt = threading.Event()  # set once the first connect succeeded or failed
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._gs = None  # the GridStore, touched only on the worker thread
@@ -204,6 +205,7 @@ class GridDBStore:
                 try:
                     self._call(self._connect, check_ready=False)
                 except StoreUnavailable:
+                    self._first_attempt.set()
                     log.warning("GridDB connection failed, retrying", extra={"fields": {
                         "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
                         "reason": self.last_error}})
@@ -213,6 +215,7 @@ class GridDBStore:
                 delay = 0.5
                 self.last_error = None
                 self._ready.set()
+                self._first_attempt.set()
                 log.info("GridDB connected", extra={"fields": {
                     "member": self._props["notificationMember"], "container": self.container_name}})
             self._wake.wait(self.check_interval)
@@ -231,6 +234,9 @@ class GridDBStore:
     # ---- TodoStore ----------------------------------------------------------------------------
     def ready(self) -> bool:
         return self._ready.is_set()
+
+    def first_attempt_done(self) -> bool:
+        return self._first_attempt.is_set()
 
     def list(self, owner: str) -> list[Todo]:
         check_owner(owner)

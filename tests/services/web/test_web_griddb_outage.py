@@ -234,3 +234,32 @@ def test_closing_the_store_is_bounded_even_with_a_stuck_worker():
     store.close(timeout=2.0)
     assert time.monotonic() - started < 2.5
     assert not store.ready()
+
+
+@pytest.mark.parametrize("node_up", [True, False])
+def test_a_new_web_process_is_started_once_its_first_connection_attempt_is_done(minter, node_up):
+    """/startupz (the pod's startup probe) holds a new pod out of the Service while it makes its
+    first connection, then lets it in, connected (its API serves) or not (its API says 503)."""
+    node = FakeNode()
+    node.up = node_up
+    node.hang_seconds = 1.0  # a first connection that takes a while (the JVM, the network)
+    store = StoreOnFakeNode(node, op_timeout=3.0, check_interval=0.2, backoff_max=0.5)
+    try:
+        verifier = TokenVerifier(lambda: {"keys": [minter.jwk]}, "griddb-todo-auth", "griddb-todo-web")
+        client = TestClient(create_app(Settings(store="griddb"), store, verifier))
+        auth = {"Authorization": f"Bearer {minter.token()}"}
+        assert client.get("/startupz").status_code == 503
+        assert client.get("/healthz").status_code == 200  # alive all along: never restarted for it
+        assert wait_until(lambda: client.get("/startupz").status_code == 200, timeout=5)
+        node.hang_seconds = 0
+        todos = client.get("/api/todos", headers=auth)
+        if node_up:
+            assert todos.status_code == 200
+        else:
+            assert_store_down(todos)
+    finally:
+        store.close()
+
+
+def test_the_memory_store_is_started_at_once(client):
+    assert client.get("/startupz").json() == {"status": "started"}
