@@ -198,6 +198,13 @@ class GridDBStore:
         self._wake.set()
 
     def _supervise(self) -> None:
+        # Start the JVM first, outside the operation timeout: on a busy node it can take longer
+        # than a GridDB call may, and the first connection attempt must not fail for that (the
+        # startup probe waits for it). A failure here shows again, with its reason, in _connect.
+        try:
+            self._executor.submit(self._load_java).result(timeout=120)
+        except Exception:  # noqa: BLE001
+            pass
         delay = 0.5
         while not self._stop.is_set():
             if not self._ready.is_set():
