@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,16 @@ SETTLE_SECONDS = 5  # load goes on this long after the last old pod is gone
 def stack(project: Project) -> Project:
     if project.stack != LOAD_STACK:
         pytest.skip(f"the load scenarios run on the {LOAD_STACK} stack only (e2e time)")
+    if not _deployed(project):  # this file run alone: deploy first
+        project.pulumi("up", "--yes", "--skip-preview")
     return project
+
+
+def _deployed(project: Project) -> bool:
+    try:
+        return bool(project.output("url"))
+    except subprocess.CalledProcessError:
+        return False
 
 
 def is_store_down(o: Outcome) -> bool:
