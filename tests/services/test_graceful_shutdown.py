@@ -1,7 +1,7 @@
 """SIGTERM, as the kubelet sends it after the preStop pause (issue 9), to the real processes.
 
 A login is slow by nature (the password hash), and slower still with a bcrypt cost chosen
-here: it is the request kept in flight. The process must answer it with 200, refuse new
+here (auth), or behind an auth double that takes its time (web): it is the request kept in flight. The process must answer it with 200, refuse new
 connections meanwhile, and exit 0 well inside the drain time (components/workload.py).
 """
 
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import bcrypt
@@ -26,16 +27,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parents[2]
 
 DRAIN_SECONDS = 10
-SLOW_LOGIN_SECONDS = 2.0  # at least; the bcrypt cost is picked to take this long here
+SLOW_LOGIN_SECONDS = 2.0  # the auth double's answer time (web's test)
+SLOW_HASH_SECONDS = 1.0  # 1-2 s: the bcrypt cost is picked to take this long here (auth's tests)
 
 
 def slow_hash(password: bytes) -> str:
-    """A bcrypt hash whose check takes at least SLOW_LOGIN_SECONDS on this machine."""
+    """A bcrypt hash whose check takes SLOW_HASH_SECONDS to twice that on this machine (well inside
+    the drain time even when the machine is busy)."""
     rounds = 10
     started = time.perf_counter()
     bcrypt.hashpw(password, bcrypt.gensalt(rounds))
     took = time.perf_counter() - started
-    while took < SLOW_LOGIN_SECONDS and rounds < 20:
+    while took < SLOW_HASH_SECONDS and rounds < 20:
         rounds, took = rounds + 1, took * 2
     return bcrypt.hashpw(password, bcrypt.gensalt(rounds)).decode()
 
@@ -147,15 +150,41 @@ def sigterm_while_in_flight(proc, url: str, thread) -> float:
     return time.monotonic() - started
 
 
-def test_web_finishes_a_request_in_flight_then_exits_0(processes, slow_account):
-    processes.start("auth")
+class SlowAuth(BaseHTTPRequestHandler):
+    """auth as web sees it, answering /token after SLOW_LOGIN_SECONDS whatever the machine's load
+    (web gives auth 5 s: a bcrypt cost picked to be slow could pass that on a busy machine)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(SLOW_LOGIN_SECONDS)
+        body = json.dumps({"access_token": "a.b.c", "token_type": "Bearer", "expires_in": 900}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture()
+def slow_auth():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowAuth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_web_finishes_a_request_in_flight_then_exits_0(processes, slow_auth):
+    processes.env["web"]["AUTH_URL"] = slow_auth
     web = processes.start("web")
-    login = {"username": slow_account["username"], "password": slow_account["password"]}
+    login = {"username": "slow", "password": "slow-pass"}
     thread, result = in_flight("POST", processes.url("web") + "/api/login", json=login)
     took = sigterm_while_in_flight(web, processes.url("web"), thread)
     assert "error" not in result, result
     assert result["response"].status_code == 200
-    assert result["response"].json()["access_token"]
+    assert result["response"].json()["access_token"] == "a.b.c"
     assert web.returncode == 0
     assert took < DRAIN_SECONDS, f"web took {took:.1f} s to stop"
     messages = [line["msg"] for line in processes.log_lines("web")]
@@ -183,7 +212,7 @@ def test_a_request_longer_than_the_drain_time_is_cut_off_and_the_process_still_e
     time.sleep(0.5)
     auth.send_signal(signal.SIGTERM)
     started = time.monotonic()
-    auth.wait(timeout=SLOW_LOGIN_SECONDS * 4 + 10)
+    auth.wait(timeout=SLOW_HASH_SECONDS * 8 + 10)
     took = time.monotonic() - started
     for thread, _ in calls:
         thread.join(timeout=10)
