@@ -305,14 +305,19 @@ class GridDBStore:
         """Stop the supervisor and close the GridStore, within `timeout` seconds in all (the pod's
         grace period counts on it: components/workload.py SHUTDOWN_CLOSE_SECONDS)."""
         deadline = time.monotonic() + timeout
+        connected = self._ready.is_set()
         self._ready.clear()  # nothing new starts on a store being closed
         self._stop.set()
         self._wake.set()
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=max(0.0, deadline - time.monotonic()) / 2)
-        try:
-            # Queued behind the operations still running: those finish first.
-            self._executor.submit(self._disconnect).result(timeout=max(0.1, deadline - time.monotonic()))
-        except Exception:  # noqa: BLE001 - a worker stuck in a dead connection: give up on it
-            log.warning("GridDB connection not closed in time")
+        # Queued behind the operations still running: those finish first.
+        closing = self._executor.submit(self._disconnect)
+        if connected:
+            try:
+                closing.result(timeout=max(0.1, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - a worker stuck in a dead connection: give up on it
+                log.warning("GridDB connection not closed in time")
+        # Not connected: nothing is open to wait for (a connection attempt still in flight is
+        # closed by the _disconnect queued behind it, if it ever succeeds).
         self._executor.shutdown(wait=False)
