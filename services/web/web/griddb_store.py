@@ -56,7 +56,7 @@ class GridDBStore:
     def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
                  *, container: str = CONTAINER, op_timeout: float = 5.0,
                  failover_timeout: int = 5, check_interval: float = 5.0,
-                 backoff_max: float = 30.0, start: bool = True):
+                 backoff_max: float = 5.0, start: bool = True):
         self._props = {
             "notificationMember": notification_member,
             "clusterName": cluster_name,
