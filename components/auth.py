@@ -33,6 +33,8 @@ class AuthServiceArgs:
     replicas: int = 1  # plain: a PodDisruptionBudget exists only with more than one
     signing_key_generation: int = 1  # which generated key signs (raise by 1 to rotate)
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
+    # The namespace whose pods may scrape the metrics port (Prometheus'); None: nobody's.
+    metrics_scrape_namespace: Optional[str] = None
 
 
 class AuthService(pulumi.ComponentResource):
@@ -76,9 +78,11 @@ class AuthService(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name=NAME,
             image=args.image,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT)],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT),
+                   workload.metrics_container_port()],
             env=[
                 k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
+                k8s.core.v1.EnvVarArgs(name="AUTH_METRICS_PORT", value=str(workload.METRICS_PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
                 k8s.core.v1.EnvVarArgs(
                     name="AUTH_PUBLISHED_KEY_FILES",
@@ -127,6 +131,7 @@ class AuthService(pulumi.ComponentResource):
                 termination_grace_period_seconds=workload.SHUTDOWN_GRACE_SECONDS,
                 topology_spread_constraints=workload.spread_across_nodes(NAME),
             ),
+            pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
             opts=child,
         )
         workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
@@ -136,6 +141,8 @@ class AuthService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)
+        workload.metrics_ingress_policy(f"{name}-metrics-ingress", args.namespace, NAME,
+                                        args.metrics_scrape_namespace, child)
 
         self.port = PORT
         self.url = pulumi.Output.concat("http://", service.metadata.name, ":", str(PORT))

@@ -35,6 +35,8 @@ class WebFrontendArgs:
     # (workload name, port) web opens connections to: auth and GridDB.
     upstreams: tuple[tuple[str, pulumi.Input[int]], ...] = ()
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
+    # The namespace whose pods may scrape the metrics port (Prometheus'); None: nobody's.
+    metrics_scrape_namespace: Optional[str] = None
     # e.g. a cloud load balancer's settings (TLS certificate, internal scheme): README.md
     service_annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None
 
@@ -50,9 +52,11 @@ class WebFrontend(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name=NAME,
             image=args.image,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT),
+                   workload.metrics_container_port()],
             env=[
                 k8s.core.v1.EnvVarArgs(name="WEB_PORT", value=str(CONTAINER_PORT)),
+                k8s.core.v1.EnvVarArgs(name="WEB_METRICS_PORT", value=str(workload.METRICS_PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_URL", value=args.auth_url),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
@@ -87,6 +91,7 @@ class WebFrontend(pulumi.ComponentResource):
                 termination_grace_period_seconds=workload.SHUTDOWN_GRACE_SECONDS,
                 topology_spread_constraints=workload.spread_across_nodes(NAME),
             ),
+            pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
             opts=child,
         )
         workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
@@ -102,6 +107,9 @@ class WebFrontend(pulumi.ComponentResource):
         )
         # From anywhere, but only to the container's port.
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, CONTAINER_PORT, None, child)
+        # The metrics port: only from the scrapers' namespace (none when unset), never from anywhere.
+        workload.metrics_ingress_policy(f"{name}-metrics-ingress", args.namespace, NAME,
+                                        args.metrics_scrape_namespace, child)
         workload.egress_policy(
             f"{name}-egress", args.namespace, NAME, [(target, [port]) for target, port in args.upstreams], child
         )

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -160,6 +161,46 @@ def test_supervisor_connects_after_failures_and_reconnects_after_a_lost_connecti
         n = len(attempts)
         node_up["up"] = True
         assert store.wait_ready(5) and len(attempts) > n, "and reconnects when it returns"
+    finally:
+        store.close()
+
+
+def test_each_griddb_failure_is_counted_with_its_reason():
+    """The reasons web's griddb_operation_errors_total carries (no JVM needed: the Java side
+    is never reached, or replaced)."""
+    from web.griddb_store import GridDBStore
+    from web.metrics import WebMetrics
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, op_timeout=0.2)
+    metrics = WebMetrics()
+    measured = metrics.watch_store(store)
+    errors = lambda op, reason: metrics.registry.get_sample_value(
+        "griddb_operation_errors_total", {"operation": op, "reason": reason})
+    try:
+        with pytest.raises(StoreUnavailable):
+            measured.list("alice")  # never connected
+        assert errors("list", "not_connected") == 1
+        assert metrics.registry.get_sample_value("griddb_up") == 0
+
+        store._ready.set()  # "connected", but the node does not answer in time
+        answer = threading.Event()
+        store._col = type("SlowCollection", (), {"remove": lambda self, key: answer.wait(5)})()
+        store._get = lambda owner, todo_id: object()
+        with pytest.raises(StoreUnavailable):
+            measured.delete("alice", "a" * 32)
+        assert errors("delete", "timeout") == 1
+        assert not store.ready(), "a timed-out operation marks the connection lost"
+        answer.set()  # the late answer arrives; the worker is free again
+
+        store._ready.set()  # "connected", but the Java client raises
+        store._col = None
+        with pytest.raises(StoreUnavailable):
+            measured.list("alice")
+        assert errors("list", "failed") == 1
+        assert sum(metrics.registry.get_sample_value("griddb_operation_errors_total",
+                                                     {"operation": op, "reason": reason})
+                   for op in ("list", "create", "update", "delete")
+                   for reason in ("not_connected", "timeout", "failed")) == 3
     finally:
         store.close()
 
