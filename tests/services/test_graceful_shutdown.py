@@ -79,14 +79,16 @@ class Processes:
         write_ec_key(tmp_path / "private.pem")
         (tmp_path / "accounts.json").write_text(json.dumps({slow_account["username"]: slow_account["hash"]}))
         self.ports = {"auth": free_port(), "web": free_port()}
+        metrics_ports = {"AUTH_METRICS_PORT": str(free_port()), "WEB_METRICS_PORT": str(free_port())}
         base = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDDB_", "AUTH_", "WEB_"))}
         base["SHUTDOWN_DRAIN_SECONDS"] = str(DRAIN_SECONDS)
         self.env = {
-            "auth": {**base, "AUTH_PORT": str(self.ports["auth"]),
+            "auth": {**base, "AUTH_PORT": str(self.ports["auth"]), "AUTH_METRICS_PORT": metrics_ports["AUTH_METRICS_PORT"],
                      "AUTH_SIGNING_KEY_FILE": str(tmp_path / "private.pem"),
                      "AUTH_ACCOUNTS_FILE": str(tmp_path / "accounts.json"),
                      "PYTHONPATH": str(ROOT / "services/auth")},
-            "web": {**base, "WEB_PORT": str(self.ports["web"]), "TODO_STORE": "memory",
+            "web": {**base, "WEB_PORT": str(self.ports["web"]), "WEB_METRICS_PORT": metrics_ports["WEB_METRICS_PORT"],
+                    "TODO_STORE": "memory",
                     "AUTH_URL": f"http://127.0.0.1:{self.ports['auth']}",
                     "PYTHONPATH": str(ROOT / "services/web")},
         }

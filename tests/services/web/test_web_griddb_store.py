@@ -92,7 +92,8 @@ def test_web_process_on_griddb_answers_503_and_stops_cleanly_on_sigterm(griddb_c
 
     port = closed_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDDB_", "AUTH_", "WEB_"))}
-    env.update({"WEB_PORT": str(port), "TODO_STORE": "griddb", "CLASSPATH": griddb_classpath,
+    env.update({"WEB_PORT": str(port), "WEB_METRICS_PORT": str(closed_port()), "TODO_STORE": "griddb",
+                "CLASSPATH": griddb_classpath,
                 "GRIDDB_NOTIFICATION_MEMBER": f"127.0.0.1:{closed_port()}", "GRIDDB_CLUSTER_NAME": "myCluster",
                 "GRIDDB_USERNAME": "admin", "GRIDDB_PASSWORD": "not-a-secret",
                 "AUTH_URL": f"http://127.0.0.1:{closed_port()}", "SHUTDOWN_DRAIN_SECONDS": "10",
