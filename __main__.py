@@ -125,6 +125,8 @@ auth = AuthService(
         audience=TOKEN_AUDIENCE,
         token_ttl_seconds=settings.auth.token_ttl_seconds,
         clients=("web",),
+        replicas=settings.auth.replicas,
+        signing_key_generation=settings.auth.signing_key_generation,
         image_pull_secret=pull_secret,
         metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),

@@ -30,6 +30,8 @@ class AuthServiceArgs:
     audience: pulumi.Input[str]
     token_ttl_seconds: pulumi.Input[int]
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
+    replicas: int = 1  # plain: a PodDisruptionBudget exists only with more than one
+    signing_key_generation: int = 1  # which generated key signs (raise by 1 to rotate)
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
     # The namespace whose pods may scrape the metrics port (Prometheus'); None: nobody's.
     metrics_scrape_namespace: Optional[str] = None
@@ -45,11 +47,9 @@ class AuthService(pulumi.ComponentResource):
         super().__init__("griddb-todo:index:AuthService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Generated once per stack and kept, encrypted, in the state. ES256: web verifies
-        # with the public half published as JWKS, so web never holds a signing secret.
-        signing_key_pem = tls.PrivateKey(
-            f"{name}-signing-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child
-        ).private_key_pem
+        # Generated and kept, encrypted, in the state. ES256: web verifies with the public
+        # halves published as JWKS, so web never holds a signing secret.
+        keys = signing_keys(name, args.signing_key_generation, child)
         passwords = {
             account: random.RandomPassword(f"{name}-password-{account}", length=20, special=False, opts=child)
             for account in args.accounts
@@ -62,7 +62,7 @@ class AuthService(pulumi.ComponentResource):
         signing_secret = k8s.core.v1.Secret(
             f"{name}-signing-key",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
-            string_data={"private.pem": signing_key_pem},
+            string_data=signing_files(keys),
             immutable=True,
             opts=child,
         )
@@ -84,12 +84,17 @@ class AuthService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_METRICS_PORT", value=str(workload.METRICS_PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
+                k8s.core.v1.EnvVarArgs(
+                    name="AUTH_PUBLISHED_KEY_FILES",
+                    value=",".join(f"{SIGNING_DIR}/{role}.pub.pem" for role in keys if role != "current"),
+                ),
                 k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
                 k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=workload.as_text(args.token_ttl_seconds)),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
                 # only web reaches auth (NetworkPolicy), so the client address web forwards is trusted
                 k8s.core.v1.EnvVarArgs(name="AUTH_TRUSTED_CLIENT_HEADER", value="X-Todo-Client-Address"),
+                workload.shutdown_env(),
             ],
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="signing-key", mount_path=SIGNING_DIR, read_only=True),
@@ -100,6 +105,8 @@ class AuthService(pulumi.ComponentResource):
             resources=workload.resources("50m", "96Mi", "500m", "256Mi"),
             readiness_probe=workload.http_probe("/readyz", "http", period=5),
             liveness_probe=workload.http_probe("/healthz", "http", period=15),
+            startup_probe=workload.startup_probe("/healthz", "http", budget_seconds=30),
+            lifecycle=workload.endpoint_removal_pause(),
         )
         volumes = [
             # 0440 + fsGroup: readable by the service's group, nobody else.
@@ -115,12 +122,19 @@ class AuthService(pulumi.ComponentResource):
         ]
         deployment = workload.deployment(
             f"{name}-deployment", NAME, args.namespace, COMPONENT,
-            # One: auth's failed-login lockout is counted per process.
-            replicas=1,
-            pod=workload.pod_spec([container], volumes, image_pull_secret=args.image_pull_secret),
+            # Each pod counts failed logins on its own (README "Throttling"): with N pods a
+            # guesser spread over them gets up to N times the per-pod allowance.
+            replicas=args.replicas,
+            strategy=workload.one_at_a_time(),
+            pod=workload.pod_spec(
+                [container], volumes, image_pull_secret=args.image_pull_secret,
+                termination_grace_period_seconds=workload.SHUTDOWN_GRACE_SECONDS,
+                topology_spread_constraints=workload.spread_across_nodes(NAME),
+            ),
             pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
             opts=child,
         )
+        workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http"),
@@ -134,6 +148,34 @@ class AuthService(pulumi.ComponentResource):
         self.url = pulumi.Output.concat("http://", service.metadata.name, ":", str(PORT))
         self.passwords = pulumi.Output.secret(pulumi.Output.all(**{a: p.result for a, p in passwords.items()}))
         self.register_outputs({"url": self.url, "passwords": self.passwords})
+
+
+def signing_key_generations(generation: int) -> dict[str, int]:
+    """The generations of the keys auth holds: it signs with the current one and publishes all.
+
+    The next key is published before anything signs with it, so during a rotation's rollout a
+    token from a new pod verifies against a key set fetched from an old pod too; the previous key
+    stays published so that tokens signed before the rotation verify until they expire."""
+    roles = {"previous": generation - 1, "current": generation, "next": generation + 1}
+    return {role: g for role, g in roles.items() if g >= 1}
+
+
+def signing_keys(name: str, generation: int, opts: pulumi.ResourceOptions) -> dict[str, tls.PrivateKey]:
+    """One pulumi_tls key per generation. Generation 1 keeps the name stacks made before
+    rotation existed gave their only key, so upgrading replaces no key and logs no one out."""
+    def key(g: int) -> tls.PrivateKey:
+        resource_name = f"{name}-signing-key" if g == 1 else f"{name}-signing-key-{g}"
+        return tls.PrivateKey(resource_name, algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
+
+    return {role: key(g) for role, g in signing_key_generations(generation).items()}
+
+
+def signing_files(keys: Mapping[str, tls.PrivateKey]) -> dict[str, pulumi.Output[str]]:
+    """The signing Secret's files: the current private key, and the other keys' public halves
+    only (auth publishes them but never signs with them)."""
+    files = {"private.pem": keys["current"].private_key_pem}
+    files.update({f"{role}.pub.pem": k.public_key_pem for role, k in keys.items() if role != "current"})
+    return files
 
 
 def accounts_file(generated: pulumi.Input[Mapping[str, str]],

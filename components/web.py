@@ -21,7 +21,7 @@ CONTAINER_PORT = 8080
 class WebFrontendArgs:
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]
-    replicas: pulumi.Input[int]
+    replicas: int  # plain: a PodDisruptionBudget exists only with more than one
     service_type: str  # plain: it decides how the public URL is found
     port: pulumi.Input[int]
     node_port: Optional[pulumi.Input[int]]
@@ -68,6 +68,7 @@ class WebFrontend(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="GRIDDB_CLUSTER_NAME", value=args.griddb_cluster_name),
                 workload.env_from_secret("GRIDDB_USERNAME", args.griddb_credentials_secret, "username"),
                 workload.env_from_secret("GRIDDB_PASSWORD", args.griddb_credentials_secret, "password"),
+                workload.shutdown_env(),
             ],
             volume_mounts=[tmp_mount],
             security_context=workload.container_security_context(),
@@ -77,18 +78,23 @@ class WebFrontend(pulumi.ComponentResource):
             # answers 503), so it stays in the Service.
             readiness_probe=workload.http_probe("/healthz", "http", period=5),
             liveness_probe=workload.http_probe("/healthz", "http", period=15),
+            # /startupz: up, and its first GridDB connection attempt made (connected or not).
+            startup_probe=workload.startup_probe("/startupz", "http", budget_seconds=60),
+            lifecycle=workload.endpoint_removal_pause(),
         )
         deployment = workload.deployment(
             f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
             # Stateless: roll one pod at a time and never drop below the wanted count.
-            strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+            strategy=workload.one_at_a_time(),
+            pod=workload.pod_spec(
+                [container], [tmp], image_pull_secret=args.image_pull_secret,
+                termination_grace_period_seconds=workload.SHUTDOWN_GRACE_SECONDS,
+                topology_spread_constraints=workload.spread_across_nodes(NAME),
             ),
-            pod=workload.pod_spec([container], [tmp], image_pull_secret=args.image_pull_secret),
             pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
             opts=child,
         )
+        workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),

@@ -96,6 +96,85 @@ def http_probe(path: str, port: str, period: int, failure_threshold: int = 3) ->
     )
 
 
+# Graceful shutdown of the HTTP services (web, auth). When a pod is deleted, Kubernetes removes
+# it from the Service's endpoints and sends SIGTERM at the same moment; kube-proxy and load
+# balancers learn of the removal a little later. So the container first pauses (preStop) while
+# new connections may still arrive, then on SIGTERM stops listening, lets requests in flight
+# finish (at most SHUTDOWN_DRAIN_SECONDS, the services read it from that variable), closes its
+# connections (web: GridDB) and exits. The grace period covers all of it with room to spare.
+ENDPOINT_REMOVAL_PAUSE_SECONDS = 5
+SHUTDOWN_DRAIN_SECONDS = 10
+SHUTDOWN_CLOSE_SECONDS = 5  # web's GridDB store closes within this (services/web/web/griddb_store.py)
+SHUTDOWN_GRACE_SECONDS = ENDPOINT_REMOVAL_PAUSE_SECONDS + SHUTDOWN_DRAIN_SECONDS + SHUTDOWN_CLOSE_SECONDS + 10
+
+
+def shutdown_env() -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(name="SHUTDOWN_DRAIN_SECONDS", value=str(SHUTDOWN_DRAIN_SECONDS))
+
+
+def endpoint_removal_pause() -> k8s.core.v1.LifecycleArgs:
+    """preStop: the kubelet's own sleep (Kubernetes >= 1.30), no sleep binary needed in the image."""
+    return k8s.core.v1.LifecycleArgs(
+        pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+            sleep=k8s.core.v1.SleepActionArgs(seconds=ENDPOINT_REMOVAL_PAUSE_SECONDS)
+        )
+    )
+
+
+def startup_probe(path: str, port: str, budget_seconds: int) -> k8s.core.v1.ProbeArgs:
+    """Asked every second until it passes (at most `budget_seconds`); liveness and readiness
+    start only then, so a slow start is never mistaken for a hung process."""
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
+        period_seconds=1,
+        timeout_seconds=2,
+        failure_threshold=budget_seconds,
+    )
+
+
+def one_at_a_time() -> k8s.apps.v1.DeploymentStrategyArgs:
+    """A rolling update that starts one new pod and removes an old one only once the new one is
+    ready: never fewer ready pods than wanted (stateless workloads only)."""
+    return k8s.apps.v1.DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+    )
+
+
+def spread_across_nodes(name: str) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+    """Pods of `name` on different nodes where there are several. ScheduleAnyway: a preference,
+    so one node (k3s) still runs them all. pod-template-hash: the spread is counted per
+    revision, so a rollout's new pods spread too instead of piling up beside the old ones."""
+    return [
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key="kubernetes.io/hostname",
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(name)),
+            match_label_keys=["pod-template-hash"],
+        )
+    ]
+
+
+def disruption_budget(resource_name: str, name: str, namespace, component: str, replicas: int, opts):
+    """With more than one pod: a drain or an eviction takes one at a time. None with one pod: a
+    budget would then block every node drain (the rolling update keeps it serving instead)."""
+    if replicas <= 1:
+        return None
+    return k8s.policy.v1.PodDisruptionBudget(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(name, component)),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(name)),
+            # A pod that is not ready serves nothing: evicting it never costs availability, and
+            # a crash-looping pod must not block a drain.
+            unhealthy_pod_eviction_policy="AlwaysAllow",
+        ),
+        opts=opts,
+    )
+
+
 def metrics_container_port() -> k8s.core.v1.ContainerPortArgs:
     """The port a container serves its metrics on. Named "metrics"; no Service ever lists it."""
     return k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)
@@ -213,6 +292,7 @@ def pod_spec(
     init_containers: Optional[list[k8s.core.v1.ContainerArgs]] = None,
     termination_grace_period_seconds: Optional[int] = None,
     image_pull_secret: Optional[pulumi.Input[str]] = None,
+    topology_spread_constraints: Optional[list[k8s.core.v1.TopologySpreadConstraintArgs]] = None,
 ) -> k8s.core.v1.PodSpecArgs:
     """What every pod of ours shares: the hardened security context; no service-account token
     (none of the services calls the Kubernetes API); no service-link variables (a Service named
@@ -230,6 +310,7 @@ def pod_spec(
         containers=containers,
         volumes=volumes,
         termination_grace_period_seconds=termination_grace_period_seconds,
+        topology_spread_constraints=topology_spread_constraints,
     )
 
 

@@ -433,8 +433,11 @@ def test_secrets_stay_secret(any_run):
 def test_generated_credentials_are_random_resources(any_run):
     names = {r.name for r in any_run.of_type("random:index/randomPassword:RandomPassword")}
     assert names == {"griddb-admin-password", "auth-password-demo"}
-    (key,) = any_run.of_type("tls:index/privateKey:PrivateKey")
-    assert key.inputs["algorithm"] == "ECDSA" and key.inputs["ecdsaCurve"] == "P256"
+    keys = any_run.of_type("tls:index/privateKey:PrivateKey")
+    # generation 1 (the default): the current key and the next one, published ahead of its use
+    assert sorted(k.name for k in keys) == ["auth-signing-key", "auth-signing-key-2"]
+    for key in keys:
+        assert key.inputs["algorithm"] == "ECDSA" and key.inputs["ecdsaCurve"] == "P256"
 
 
 # --- structure ---------------------------------------------------------------------------

@@ -19,9 +19,9 @@ def stand_in_run():
 def test_no_pulumi_docker_resource_is_registered(stand_in_run):
     assert not any(r.type.startswith("docker:") for r in stand_in_run.resources)
     assert sorted(r.name for r in stand_in_run.of_type(DYNAMIC)) == ["auth-image", "griddb-image", "web-image"]
-    # Passwords and the signing key still come from the real providers.
+    # Passwords and the signing keys (current and next) still come from the real providers.
     assert len(stand_in_run.of_type("random:index/randomPassword:RandomPassword")) == 2
-    assert len(stand_in_run.of_type("tls:index/privateKey:PrivateKey")) == 1
+    assert len(stand_in_run.of_type("tls:index/privateKey:PrivateKey")) == 2
 
 
 def test_deployments_run_the_stand_in_digests(stand_in_run):

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from .accounts import AccountStore
 from .asgi import HeadAsGet, SecurityHeaders, StrictJsonBody, install_error_handlers
 from .http_metrics import MeasureRequests
-from .keys import SigningKey, load_signing_key
+from .keys import SigningKey, key_set, load_published_key, load_signing_key
 from .lockout import Decision, Lockout, source_key
 from .metrics import AuthMetrics
 from .settings import Settings
@@ -84,16 +84,20 @@ def client_source(request: Request, trusted_header: str | None) -> str:
 def create_app(settings: Settings, *, key: SigningKey | None = None,
                accounts: AccountStore | None = None, lockout: Lockout | None = None,
                clock=time.time, sleep=asyncio.sleep, metrics: AuthMetrics | None = None) -> FastAPI:
-    """Build the app. Fails fast if the signing key or the accounts file is unusable.
+    """Build the app. Fails fast if a key or the accounts file is unusable.
     `metrics`: where the app counts (its own registry unless given; __main__ serves it)."""
     metrics = metrics or AuthMetrics()
     key = key or load_signing_key(settings.signing_key_file)
+    # Tokens are signed with `key` only; the JWKS also holds the rotation's previous key (its
+    # tokens verify until they expire) and next key (published before anything signs with it).
+    published = key_set(key, [load_published_key(path) for path in settings.published_key_files])
     accounts = accounts or AccountStore(settings.accounts_file)
     lockout = lockout or Lockout(settings.lockout_max_failures, settings.lockout_window_seconds)
     if settings.trusted_client_header:
         log.info("client address taken from a header", extra={"fields": {
             "header": settings.trusted_client_header}})
-    log.info("signing key loaded", extra={"fields": {"kid": key.kid}})
+    log.info("signing key loaded", extra={"fields": {"kid": key.kid,
+                                                     "published": [jwk["kid"] for jwk in published]}})
 
     app = FastAPI(title="griddb-todo auth", version="1.0.0", docs_url=None, redoc_url=None,
                   redirect_slashes=False)  # install_error_handlers redirects, relatively
@@ -180,7 +184,7 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
     @app.get("/.well-known/jwks.json", response_model=Jwks,
              summary="Public keys that verify this service's tokens")
     def jwks():
-        return JSONResponse({"keys": [key.jwk]}, headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse({"keys": published}, headers={"Cache-Control": "public, max-age=300"})
 
     @app.get("/healthz", response_model=Status, summary="Liveness: the process answers")
     def healthz():

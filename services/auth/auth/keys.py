@@ -1,4 +1,5 @@
-"""The signing key: an ECDSA P-256 private key in PEM (SEC1 "EC PRIVATE KEY" or PKCS#8)."""
+"""The signing key: an ECDSA P-256 private key in PEM (SEC1 "EC PRIVATE KEY" or PKCS#8), and the
+public keys auth publishes beside it during a rotation (PEM "PUBLIC KEY")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 
 def b64url(data: bytes) -> str:
@@ -57,3 +58,31 @@ def load_signing_key(path: str) -> SigningKey:
     jwk = public_jwk(key.public_key())
     kid = thumbprint(jwk)
     return SigningKey(key, kid, {**jwk, "kid": kid, "use": "sig", "alg": "ES256"})
+
+
+def load_published_key(path: str) -> dict[str, str]:
+    """A public key auth publishes but does not sign with (the previous or the next one of a
+    rotation), as the JWK web verifies with."""
+    try:
+        with open(path, "rb") as fh:
+            pem = fh.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read published key file {path}: {exc.strerror}") from None
+    try:
+        key = load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        raise ValueError(f"published key file {path} is not a PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"published key in {path} must be an ECDSA P-256 key (ES256)")
+    jwk = public_jwk(key)
+    return {**jwk, "kid": thumbprint(jwk), "use": "sig", "alg": "ES256"}
+
+
+def key_set(signing: SigningKey, published: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The JWKS's keys: the signing key first, then the others, each kid once."""
+    keys, seen = [signing.jwk], {signing.kid}
+    for jwk in published:
+        if jwk["kid"] not in seen:
+            keys.append(jwk)
+            seen.add(jwk["kid"])
+    return keys

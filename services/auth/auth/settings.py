@@ -28,6 +28,9 @@ class Settings:
     # None: throttle on the peer address. Set it only where nothing but web can reach auth
     # (the NetworkPolicy), since whoever can send it chooses the address counted.
     trusted_client_header: str | None = None
+    # Public keys (PEM files) published in the JWKS beside the signing key's: a rotation's
+    # previous and next keys (AUTH_PUBLISHED_KEY_FILES, comma-separated).
+    published_key_files: tuple[str, ...] = ()
 
 
 def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -69,4 +72,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         issuer=env.get("TOKEN_ISSUER") or d.issuer,
         audience=env.get("TOKEN_AUDIENCE") or d.audience,
         trusted_client_header=_header_name(env, "AUTH_TRUSTED_CLIENT_HEADER"),
+        published_key_files=tuple(p.strip() for p in env.get("AUTH_PUBLISHED_KEY_FILES", "").split(",") if p.strip()),
     )

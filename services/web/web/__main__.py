@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sys
-
-import uvicorn
+import os
 
 from . import jsonlog
+from .serve import drain_seconds_from, leave, serve
 from .app import create_app
 from .http_metrics import serve_metrics
 from .metrics import WebMetrics
@@ -21,6 +20,7 @@ def main() -> int:
     log = logging.getLogger("web")
     try:
         settings = from_env()
+        drain_seconds = drain_seconds_from(dict(os.environ))
     except ValueError as exc:
         log.error("cannot start", extra={"fields": {"reason": str(exc)}})
         return 2
@@ -40,13 +40,13 @@ def main() -> int:
                                            "metrics_port": settings.metrics_port, "store": settings.store,
                                            "auth_url": settings.auth_url}})
     try:
-        uvicorn.run(app, host="0.0.0.0", port=settings.port,
-                    log_config=jsonlog.uvicorn_log_config(), access_log=False,
-                    server_header=False, proxy_headers=False)
+        serve(app, settings.port, drain_seconds, log)
     finally:
+        # After the last request: close the GridDB connection rather than let it drop.
         store.close()
+        log.info("store closed")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -111,6 +111,16 @@ R422 = {422: {"model": ValidationErrorOut, "description": "invalid input"},
 TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id (32 hex digits)")]
 
 
+def post_token(auth_client: httpx.Client, credentials: dict, headers: dict) -> httpx.Response:
+    """POST /token, once more if auth had closed the kept-alive connection the first try went
+    out on (an auth pod that is stopping closes its idle connections) or no connection could be
+    made. Either way auth never read that request, so the retry counts no failed login twice."""
+    try:
+        return auth_client.post("/token", json=credentials, headers=headers)
+    except (httpx.ConnectError, httpx.RemoteProtocolError):
+        return auth_client.post("/token", json=credentials, headers=headers)
+
+
 def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
                auth_client: httpx.Client | None = None, metrics: WebMetrics | None = None) -> FastAPI:
     """`metrics`: where the app counts (its own registry unless given; __main__ serves it)."""
@@ -179,6 +189,17 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
     def healthz():
         return {"status": "ok"}
 
+    @app.get("/startupz", response_model=Status,
+             responses={503: {"model": Status, "description": "still making its first connection"}},
+             summary="Started: the store has made its first connection attempt, whatever its outcome")
+    def startupz():
+        # The pod's startup probe: a new pod joins the Service once it knows whether GridDB is
+        # there, so a rollout never sends users to a pod that would answer 503 only because it
+        # has not connected yet. With GridDB away the attempt fails and the pod joins anyway.
+        if store.first_attempt_done():
+            return {"status": "started"}
+        return JSONResponse({"status": "starting"}, status_code=503)
+
     @app.get("/readyz", response_model=Status,
              responses={503: {"model": Status, "description": "GridDB unreachable"}},
              summary="Whether the todo storage is reachable")
@@ -196,9 +217,8 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
     def login(body: LoginRequest, request: Request):
         client_address = request.client.host if request.client else ""
         try:
-            resp = auth_client.post("/token", json={"username": body.username,
-                                                    "password": body.password},
-                                    headers={CLIENT_ADDRESS_HEADER: client_address})
+            resp = post_token(auth_client, {"username": body.username, "password": body.password},
+                              {CLIENT_ADDRESS_HEADER: client_address})
         except httpx.HTTPError:
             log.warning("auth unreachable")
             return JSONResponse({"detail": "auth service unavailable; please try again shortly"},

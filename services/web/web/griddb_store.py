@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
@@ -53,9 +54,9 @@ def tql_string(value: str) -> str:
 
 class GridDBStore:
     def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
-                 *, container: str = CONTAINER, op_timeout: float = 10.0,
+                 *, container: str = CONTAINER, op_timeout: float = 5.0,
                  failover_timeout: int = 5, check_interval: float = 5.0,
-                 backoff_max: float = 30.0, start: bool = True):
+                 backoff_max: float = 5.0, start: bool = True):
         self._props = {
             "notificationMember": notification_member,
             "clusterName": cluster_name,
@@ -71,6 +72,7 @@ class GridDBStore:
         self.backoff_max = backoff_max
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="griddb")
         self._ready = threading.Event()
+        self._first_attempt = threading.Event()  # set once the first connect succeeded or failed
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._gs = None  # the GridStore, touched only on the worker thread
@@ -196,6 +198,13 @@ class GridDBStore:
         self._wake.set()
 
     def _supervise(self) -> None:
+        # Start the JVM first, outside the operation timeout: on a busy node it can take longer
+        # than a GridDB call may, and the first connection attempt must not fail for that (the
+        # startup probe waits for it). A failure here shows again, with its reason, in _connect.
+        try:
+            self._executor.submit(self._load_java).result(timeout=120)
+        except Exception:  # noqa: BLE001
+            pass
         delay = 0.5
         while not self._stop.is_set():
             if not self._ready.is_set():
@@ -203,6 +212,7 @@ class GridDBStore:
                 try:
                     self._call(self._connect, check_ready=False)
                 except StoreUnavailable:
+                    self._first_attempt.set()
                     log.warning("GridDB connection failed, retrying", extra={"fields": {
                         "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
                         "reason": self.last_error}})
@@ -212,6 +222,7 @@ class GridDBStore:
                 delay = 0.5
                 self.last_error = None
                 self._ready.set()
+                self._first_attempt.set()
                 log.info("GridDB connected", extra={"fields": {
                     "member": self._props["notificationMember"], "container": self.container_name}})
             self._wake.wait(self.check_interval)
@@ -230,6 +241,9 @@ class GridDBStore:
     # ---- TodoStore ----------------------------------------------------------------------------
     def ready(self) -> bool:
         return self._ready.is_set()
+
+    def first_attempt_done(self) -> bool:
+        return self._first_attempt.is_set()
 
     def list(self, owner: str) -> list[Todo]:
         check_owner(owner)
@@ -287,13 +301,23 @@ class GridDBStore:
             return bool(self._col.remove(todo_id))
         return self._call(run)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the supervisor and close the GridStore, within `timeout` seconds in all (the pod's
+        grace period counts on it: components/workload.py SHUTDOWN_CLOSE_SECONDS)."""
+        deadline = time.monotonic() + timeout
+        connected = self._ready.is_set()
+        self._ready.clear()  # nothing new starts on a store being closed
         self._stop.set()
         self._wake.set()
         if self._supervisor.is_alive():
-            self._supervisor.join(timeout=5)
-        try:
-            self._executor.submit(self._disconnect).result(timeout=5)
-        except Exception:  # noqa: BLE001
-            pass
+            self._supervisor.join(timeout=max(0.0, deadline - time.monotonic()) / 2)
+        # Queued behind the operations still running: those finish first.
+        closing = self._executor.submit(self._disconnect)
+        if connected:
+            try:
+                closing.result(timeout=max(0.1, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - a worker stuck in a dead connection: give up on it
+                log.warning("GridDB connection not closed in time")
+        # Not connected: nothing is open to wait for (a connection attempt still in flight is
+        # closed by the _disconnect queued behind it, if it ever succeeds).
         self._executor.shutdown(wait=False)

@@ -91,6 +91,7 @@ class TodoStore(Protocol):
     is written, for a title or owner that check_title/check_owner refuse."""
 
     def ready(self) -> bool: ...
+    def first_attempt_done(self) -> bool: ...  # connected or failed once (the startup probe)
     def list(self, owner: str) -> list[Todo]: ...
     def create(self, owner: str, title: str) -> Todo: ...
     def update(self, owner: str, todo_id: str, *, title: str | None = None,
@@ -113,6 +114,9 @@ class MemoryStore:
 
     def ready(self) -> bool:
         return self.available
+
+    def first_attempt_done(self) -> bool:
+        return True
 
     def list(self, owner: str) -> list[Todo]:
         check_owner(owner)

@@ -53,7 +53,11 @@ def http_jwks_fetcher(url: str, timeout: float = 3.0) -> Callable[[], dict]:
     client = httpx.Client(timeout=timeout)
 
     def fetch() -> dict:
-        resp = client.get(url)
+        try:
+            resp = client.get(url)
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            # a kept-alive connection to an auth pod that has since stopped: a GET, so again
+            resp = client.get(url)
         resp.raise_for_status()
         return resp.json()
 

@@ -149,3 +149,68 @@ def test_new_container_on_a_new_ip_gets_a_fresh_config_and_the_old_data(env):
     lines = entrypoint_lines(name)
     assert any(f"address {ip}" in l and "existing data: yes" in l for l in lines), lines
     docker("stop", "-t", "60", name)
+
+
+# Run in its own process (as web runs it): the JVM lives and dies with that process, and a
+# process that ends with os._exit never waits at exit for a Java client thread (an in-process
+# run here once hung at interpreter exit after passing).
+STORE_SCENARIO = """
+import os, subprocess, sys, time, traceback, uuid
+from web.griddb_store import GridDBStore
+from web.store import StoreUnavailable
+
+ip, name = sys.argv[1], sys.argv[2]
+def docker(*args):
+    subprocess.run(["docker", *args], check=True, capture_output=True, timeout=120)
+def scenario():
+    store = GridDBStore(ip + ":10001", "testCluster", "admin", "live-test-pw", container="todos_" + uuid.uuid4().hex[:8])
+    assert store.wait_ready(60), store.last_error
+    kept = store.create("alice", "written before")
+    for away, back in (("pause", "unpause"), ("stop", "start")):
+        docker(away, name)
+        for bound in (store.op_timeout + 1, 0.5):  # one bounded wait, then at once
+            started = time.monotonic()
+            try:
+                store.list("alice")
+                raise AssertionError(away + ": the store still answered")
+            except StoreUnavailable:
+                pass
+            took = time.monotonic() - started
+            assert took < bound, (away, took, bound)
+            print(away, "StoreUnavailable after", round(took, 2), "s", flush=True)
+        docker(back, name)
+        started = time.monotonic()
+        assert store.wait_ready(120), back + ": no reconnect: " + str(store.last_error)
+        assert [t.id for t in store.list("alice")] == [kept.id]
+        print(back, "serving again after", round(time.monotonic() - started, 1), "s, data kept", flush=True)
+    store.close()
+try:
+    scenario()
+except BaseException:
+    traceback.print_exc()
+    sys.stderr.flush()
+    os._exit(1)
+os._exit(0)
+"""
+
+
+def test_web_store_gives_way_while_the_node_is_away_and_reconnects_by_itself(env):
+    """web's GridDB store (the Java client, from this machine to the node on the private bridge):
+    a node that hangs or stops costs one bounded wait and then immediate StoreUnavailable (the
+    API's 503), and once the node is back the store serves again with the data, by itself."""
+    root = Path(__file__).resolve().parents[3]
+    jars = root / "build" / "griddb-jars"
+    classpath = os.environ.get("CLASSPATH") if "gridstore" in os.environ.get("CLASSPATH", "") else None
+    if classpath is None and not list(jars.glob("gridstore-*.jar")):
+        pytest.skip("no GridDB client jar (CLASSPATH or build/griddb-jars, see tests/services/web)")
+    ip = f"{env['subnet']}.90"
+    run_node(env, ip, f"{env['net']}-c")
+    name = env["containers"][-1]
+    import sys
+    child_env = dict(os.environ, CLASSPATH=classpath or str(jars / "*"), PYTHONPATH=str(root / "services" / "web"))
+    result = subprocess.run([sys.executable, "-c", STORE_SCENARIO, ip, name], env=child_env, capture_output=True,
+                            text=True, timeout=400)
+    steps = [line for line in result.stdout.splitlines() if not line.startswith("{")]
+    print("\n".join(steps))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(steps) == 6, steps

@@ -159,3 +159,31 @@ def test_openapi_is_served_and_declares_bearer(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/login", "/api/todos", "/api/todos/{todo_id}", "/healthz", "/readyz"} <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize(("first_error", "retried"), [
+    ("connection closed by a stopping auth pod", True),
+    ("connection refused", True),
+    ("read timeout", False),  # auth may be checking the password: never send it twice
+])
+def test_login_is_retried_once_only_when_auth_never_read_it(web_app, first_error, retried):
+    import httpx
+    from fastapi.testclient import TestClient
+    from web.app import create_app
+    from web.settings import Settings
+
+    errors = {"connection closed by a stopping auth pod": httpx.RemoteProtocolError("Server disconnected"),
+              "connection refused": httpx.ConnectError("refused"),
+              "read timeout": httpx.ReadTimeout("slow")}
+    calls = []
+
+    def flaky(request):
+        calls.append(request)
+        if len(calls) == 1:
+            raise errors[first_error]
+        return httpx.Response(200, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 900})
+    app = create_app(Settings(store="memory"), web_app.state.store, web_app.state.verifier,
+                     auth_client=httpx.Client(base_url="http://a", transport=httpx.MockTransport(flaky)))
+    r = TestClient(app).post("/api/login", json={"username": "alice", "password": "x"})
+    assert r.status_code == (200 if retried else 503)
+    assert len(calls) == (2 if retried else 1)

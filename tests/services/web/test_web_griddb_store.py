@@ -81,6 +81,50 @@ def test_unreachable_griddb_means_503_and_background_retries(griddb_classpath, m
         store.close()
 
 
+def test_web_process_on_griddb_answers_503_and_stops_cleanly_on_sigterm(griddb_classpath, tmp_path, minter,
+                                                                       repo_root):
+    """The real process with its JVM: GridDB away gives 503 at once (web stays healthy), and
+    SIGTERM closes the store and exits 0 well inside the pod's grace period."""
+    import json
+    import signal
+
+    import httpx
+
+    port = closed_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDDB_", "AUTH_", "WEB_"))}
+    env.update({"WEB_PORT": str(port), "WEB_METRICS_PORT": str(closed_port()), "TODO_STORE": "griddb",
+                "CLASSPATH": griddb_classpath,
+                "GRIDDB_NOTIFICATION_MEMBER": f"127.0.0.1:{closed_port()}", "GRIDDB_CLUSTER_NAME": "myCluster",
+                "GRIDDB_USERNAME": "admin", "GRIDDB_PASSWORD": "not-a-secret",
+                "AUTH_URL": f"http://127.0.0.1:{closed_port()}", "SHUTDOWN_DRAIN_SECONDS": "10",
+                "PYTHONPATH": str(repo_root / "services/web")})
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "web"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=tmp_path)
+    try:
+        def lines():
+            return [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(x["msg"] == "GridDB connection failed, retrying" for x in lines()):
+            time.sleep(0.2)
+        assert any(x["msg"] == "GridDB connection failed, retrying" for x in lines()), "the JVM never started"
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(base + "/healthz", timeout=5).status_code == 200
+        # no JWKS either (auth is away too): a token of an unknown key is a 503, not a 500
+        r = httpx.get(base + "/api/todos", headers={"Authorization": f"Bearer {minter.token()}"}, timeout=5)
+        assert r.status_code == 503
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert proc.wait(timeout=20) == 0
+        assert time.monotonic() - started < 10, "the store closes within its 5 s"
+        assert [x["msg"] for x in lines()][-2:] == ["stopped", "store closed"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_supervisor_connects_after_failures_and_reconnects_after_a_lost_connection():
     """The connection state machine, with the Java calls replaced (no JVM needed)."""
     from web.griddb_store import GridDBStore
