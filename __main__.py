@@ -138,6 +138,7 @@ web = WebFrontend(
         upstreams=(("auth", auth.port), ("griddb", griddb.port)),
         image_pull_secret=pull_secret,
         service_annotations=settings.web.service_annotations,
+        wait_for_store=griddb_settings.replicas > 0,
     ),
     opts=in_namespace,
 )

@@ -8,7 +8,7 @@ same Java API it wraps, directly, with the gridstore jar pinned in the Dockerfil
 Threading: JPype lets any thread call Java, but a GridStore is not thread-safe, so every Java
 call happens on ONE worker thread (a single-thread executor) that owns the one GridStore of
 this process, created once and reused for all requests. A supervisor thread connects in the
-background with capped exponential backoff, creates the collection if absent (idempotent), and
+background with capped exponential backoff (capped lower until the first connection), creates the collection if absent (idempotent), and
 checks the connection every few seconds; while GridDB is unreachable the store reports
 ready() == False and every operation raises StoreUnavailable at once (the API answers 503).
 """
@@ -55,7 +55,7 @@ class GridDBStore:
     def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
                  *, container: str = CONTAINER, op_timeout: float = 10.0,
                  failover_timeout: int = 5, check_interval: float = 5.0,
-                 backoff_max: float = 30.0, start: bool = True):
+                 backoff_max: float = 30.0, start_backoff_max: float = 2.0, start: bool = True):
         self._props = {
             "notificationMember": notification_member,
             "clusterName": cluster_name,
@@ -69,6 +69,11 @@ class GridDBStore:
         self.op_timeout = op_timeout
         self.check_interval = check_interval
         self.backoff_max = backoff_max
+        # Until the first connection: a pod that starts beside its GridDB node (one `pulumi up`
+        # rolls both out at once) must notice the node within a second or two of its becoming
+        # ready, not after a 30 s backoff; the pod's start (web's startup probe) waits on it.
+        self.start_backoff_max = start_backoff_max
+        self._connected_once = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="griddb")
         self._ready = threading.Event()
         self._wake = threading.Event()
@@ -207,9 +212,11 @@ class GridDBStore:
                         "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
                         "reason": self.last_error}})
                     self._stop.wait(delay * random.uniform(0.8, 1.2))
-                    delay = min(delay * 2, self.backoff_max)
+                    cap = self.backoff_max if self._connected_once else min(self.backoff_max, self.start_backoff_max)
+                    delay = min(delay * 2, cap)
                     continue
                 delay = 0.5
+                self._connected_once = True
                 self.last_error = None
                 self._ready.set()
                 log.info("GridDB connected", extra={"fields": {

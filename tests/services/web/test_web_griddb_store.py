@@ -121,6 +121,47 @@ def test_supervisor_connects_after_failures_and_reconnects_after_a_lost_connecti
         store.close()
 
 
+def test_a_starting_store_retries_often_until_its_first_connection_then_backs_off():
+    """A pod started beside its GridDB node (one `pulumi up` rolls both out) notices the node
+    soon after it is ready; a store that lost its connection backs off as before."""
+    from web.griddb_store import GridDBStore
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, check_interval=0.1,
+                        backoff_max=30.0, start_backoff_max=0.25)
+    attempts, node_up = [], {"up": False}
+
+    def connect():
+        attempts.append(time.monotonic())
+        if not node_up["up"]:
+            raise RuntimeError("JC_BAD_CONNECTION")
+
+    def ping():
+        if not node_up["up"]:
+            raise RuntimeError("connection reset")
+
+    store._connect, store._ping = connect, ping
+    store._supervisor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(attempts) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+        # 0.5 s, then the start cap: without it the gaps would double (1, 2, 4 s).
+        assert len(gaps) >= 4 and all(g < 0.45 for g in gaps[1:4]), gaps
+        node_up["up"] = True
+        assert store.wait_ready(5)
+        node_up["up"] = False
+        lost = len(attempts)
+        deadline = time.monotonic() + 10
+        while len(attempts) < lost + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        after = [b - a for a, b in zip(attempts[lost:], attempts[lost + 1:])]
+        # Once connected, a loss is retried with the growing backoff: 0.5 s, then 1 s.
+        assert len(after) >= 2 and after[1] >= 0.75, after
+    finally:
+        store.close()
+
+
 def test_tql_string_escaping():
     from web.griddb_store import tql_string
     assert tql_string("alice") == "'alice'"
