@@ -52,6 +52,8 @@ def tql_string(value: str) -> str:
 
 
 class GridDBStore:
+    blocking = True  # every call waits for GridDB: the API runs it off the event loop
+
     def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
                  *, container: str = CONTAINER, op_timeout: float = 10.0,
                  failover_timeout: int = 5, check_interval: float = 5.0,
