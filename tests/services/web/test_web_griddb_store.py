@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -162,6 +163,78 @@ def test_a_starting_store_retries_often_until_its_first_connection_then_backs_of
         store.close()
 
 
+class _FakeHandle:
+    """A GridStore or collection handle with the Java client replaced: it fails the test when two
+    threads use it at once (GridStore is not thread-safe), and each query takes 0.1 s."""
+
+    def __init__(self):
+        self.busy, self.threads, self.closed = False, set(), False
+
+    def query(self, tql):
+        assert not self.busy, "one GridDB handle used by two threads at once"
+        self.busy = True
+        self.threads.add(threading.get_ident())
+        time.sleep(0.1)
+        self.busy = False
+        return _FakeQuery()
+
+    def close(self):
+        self.closed = True
+
+
+class _FakeQuery:
+    def fetch(self, for_update):
+        return self
+
+    def hasNext(self):  # noqa: N802 - the Java API's name
+        return False
+
+    def close(self):
+        pass
+
+
+def test_workers_each_own_a_handle_and_their_calls_overlap():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web.griddb_store import GridDBStore
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, workers=4)
+    opened = []
+
+    def fake_open(create):
+        gs, col = _FakeHandle(), _FakeHandle()
+        opened.append((threading.get_ident(), create, gs, col))
+        return gs, col
+
+    store._open = fake_open
+    try:
+        store._call(store._connect, check_ready=False)
+        store._ready.set()
+        with ThreadPoolExecutor(8) as callers:
+            started = time.monotonic()
+            assert list(callers.map(lambda _: store.list("alice"), range(8))) == [[]] * 8
+            elapsed = time.monotonic() - started
+        # 8 calls of 0.1 s: about 0.2 s on 4 workers; one worker (the old design) takes 0.8 s.
+        assert elapsed < 0.6, elapsed
+        assert all(len(col.threads) <= 1 for _, _, _, col in opened)
+        threads = [t for t, _, _, _ in opened]
+        assert len(threads) == len(set(threads)) <= 4, "each worker opens its handles once"
+        assert [create for _, create, _, _ in opened].count(True) == 1  # the supervisor's connect
+        # A reconnect (after a lost connection) makes every worker reopen; old handles close.
+        first = list(opened)
+        store._call(store._connect, check_ready=False)
+        with ThreadPoolExecutor(8) as callers:
+            list(callers.map(lambda _: store.list("alice"), range(8)))
+        assert len(opened) > len(first)
+        reopened_by = {t for t, _, _, _ in opened[len(first):]}
+        for thread, _, gs, col in first:
+            if thread in reopened_by:
+                assert gs.closed and col.closed
+    finally:
+        store.close()
+    assert all(gs.closed and col.closed for _, _, gs, col in opened), "close() closes every handle"
+
+
 def test_tql_string_escaping():
     from web.griddb_store import tql_string
     assert tql_string("alice") == "'alice'"
@@ -192,7 +265,7 @@ def live_store(griddb_classpath):
     if stores:
         s = stores[0]
         try:
-            s._call(lambda: s._gs.dropContainer(name))
+            s._call(lambda: s._grid_store().dropContainer(name))
         except StoreUnavailable:
             pass
     for s in stores:
