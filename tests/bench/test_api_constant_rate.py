@@ -66,6 +66,17 @@ def test_a_stall_counts_for_every_request_it_held_back(bench):
     assert summary["max_send_lag_ms"] == pytest.approx(490.0, abs=0.5)  # 501 was due at 5.01 s, sent at 5.5 s
 
 
+def test_a_late_first_request_does_not_shift_the_schedule(bench):
+    """The generator sent request 0 late (30 ms) but the rest on time: the schedule is the one
+    the later requests show, and no latency comes out below the server's 4 ms."""
+    rate = 200
+    results = [result(n, n / rate + (0.030 if n == 0 else 0), 0.004) for n in range(400)]
+    summary = bench.corrected_latencies(results, rate, 200)
+    assert summary["p50_ms"] == pytest.approx(4.0, abs=0.01)
+    assert summary["max_ms"] == pytest.approx(34.0, abs=0.01)  # request 0 waited 30 ms to be sent
+    assert summary["max_send_lag_ms"] == pytest.approx(30.0, abs=0.01)
+
+
 def test_failed_requests_are_counted_not_timed(bench):
     results = [result(n, n / 50, 0.002, 200 if n % 10 else 503) for n in range(100)]
     results.append(result(100, 2.0, 0.0, 0))  # no response at all

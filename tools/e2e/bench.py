@@ -85,8 +85,9 @@ def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record:
     log = record / f"{label}.events.jsonl"
     log.unlink(missing_ok=True)
     started = time.monotonic()
+    # --event-log exists only with PULUMI_DEBUG_COMMANDS set (pulumi 3.274's up and preview).
     with eventlog.EventLogTail(log, started) as tail:
-        seconds = timed(env, workdir, [*command, "--event-log", str(log)])
+        seconds = timed({**env, "PULUMI_DEBUG_COMMANDS": "true"}, workdir, [*command, "--event-log", str(log)])
     state = subprocess.run(["pulumi", "stack", "export", "--stack", "bench"], cwd=workdir, env=env,
                            capture_output=True, text=True, check=True).stdout
     (record / f"{label}.state.json").write_text(state)
