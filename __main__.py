@@ -116,6 +116,7 @@ auth = AuthService(
         token_ttl_seconds=settings.auth.token_ttl_seconds,
         clients=("web",),
         image_pull_secret=pull_secret,
+        metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),
     opts=in_namespace,
 )
@@ -139,6 +140,7 @@ web = WebFrontend(
         image_pull_secret=pull_secret,
         service_annotations=settings.web.service_annotations,
         wait_for_store=griddb_settings.replicas > 0,
+        metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),
     opts=in_namespace,
 )

@@ -31,6 +31,8 @@ class AuthServiceArgs:
     token_ttl_seconds: pulumi.Input[int]
     clients: tuple[str, ...]  # names of the workloads allowed to reach auth
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
+    # The namespace whose pods may scrape the metrics port (Prometheus'); None: nobody's.
+    metrics_scrape_namespace: Optional[str] = None
 
 
 class AuthService(pulumi.ComponentResource):
@@ -76,9 +78,11 @@ class AuthService(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name=NAME,
             image=args.image,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT)],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT),
+                   workload.metrics_container_port()],
             env=[
                 k8s.core.v1.EnvVarArgs(name="AUTH_PORT", value=str(PORT)),
+                k8s.core.v1.EnvVarArgs(name="AUTH_METRICS_PORT", value=str(workload.METRICS_PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
                 k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
                 k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=workload.as_text(args.token_ttl_seconds)),
@@ -114,6 +118,7 @@ class AuthService(pulumi.ComponentResource):
             # One: auth's failed-login lockout is counted per process.
             replicas=1,
             pod=workload.pod_spec([container], volumes, image_pull_secret=args.image_pull_secret),
+            pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
             opts=child,
         )
         # Created beside the Deployment, not after it: Pulumi still waits for the Service's
@@ -124,6 +129,8 @@ class AuthService(pulumi.ComponentResource):
             opts=child,
         )
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)
+        workload.metrics_ingress_policy(f"{name}-metrics-ingress", args.namespace, NAME,
+                                        args.metrics_scrape_namespace, child)
 
         self.port = PORT
         # A plain string: the Service's name is fixed (NAME), so a client's Deployment built from

@@ -110,6 +110,13 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # The namespace whose pods may scrape web's and auth's metrics port (where Prometheus runs);
+    # None: no pod anywhere may reach that port.
+    scrape_namespace: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class StandInSettings:
     """CI only: which providers components/standins.py replaces (see there why)."""
 
@@ -125,6 +132,7 @@ class Settings:
     griddb: GridDbSettings
     auth: AuthSettings
     web: WebSettings
+    metrics: MetricsSettings
 
 
 # Every key this module reads; tests check that Pulumi.yaml declares exactly these.
@@ -138,6 +146,7 @@ KEYS = (
     "accounts", "accountPasswordHashes", "tokenTtlSeconds",
     "webReplicas", "webServiceType", "webPort", "webNodePort",
     "webServiceAnnotations",
+    "metricsScrapeNamespace",
     "providerStandIns",
 )
 STAND_IN_PROVIDERS = ("docker",)
@@ -253,6 +262,7 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
         griddb=_griddb(reader),
         auth=_auth(reader),
         web=_web(reader),
+        metrics=_metrics(reader),
     )
     _check_platform_rules(reader, settings)
     if reader.problems:
@@ -493,8 +503,23 @@ def _annotations(r: _Reader, key: str) -> Optional[dict[str, str]]:
     return dict(value)
 
 
+def _metrics(r: _Reader) -> MetricsSettings:
+    value = r.text("metricsScrapeNamespace")
+    if value and (not _DNS_LABEL.match(value) or len(value) > 63):
+        r.problem("metricsScrapeNamespace", value,
+                  "must be a namespace name (a DNS label: lower-case letters, digits and '-', at most "
+                  "63 characters), or empty for no scraping")
+    return MetricsSettings(scrape_namespace=value or None)
+
+
 def _check_platform_rules(r: _Reader, s: Settings) -> None:
     """Rules that tie several keys together."""
+    if s.metrics.scrape_namespace is not None and s.metrics.scrape_namespace == s.cluster.namespace:
+        # The stack's namespace denies every pod in it all egress but DNS (AppNamespace), so a
+        # scraper there could never connect: say so instead of deploying a policy that cannot work.
+        r.problem("metricsScrapeNamespace", s.metrics.scrape_namespace,
+                  "is the stack's own namespace, whose pods may open no connections (default-deny "
+                  "egress): name the namespace your Prometheus runs in")
     storage = s.griddb.storage
     if s.cluster.platform == "k3s":
         if storage.host_path is None:

@@ -38,6 +38,8 @@ class WebFrontendArgs:
     # (workload name, port) web opens connections to: auth and GridDB.
     upstreams: tuple[tuple[str, pulumi.Input[int]], ...] = ()
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
+    # The namespace whose pods may scrape the metrics port (Prometheus'); None: nobody's.
+    metrics_scrape_namespace: Optional[str] = None
     # e.g. a cloud load balancer's settings (TLS certificate, internal scheme): README.md
     service_annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None
     # True when GridDB runs: a new pod counts as started only once it reached GridDB, so `up`
@@ -57,9 +59,11 @@ class WebFrontend(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name=NAME,
             image=args.image,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT),
+                   workload.metrics_container_port()],
             env=[
                 k8s.core.v1.EnvVarArgs(name="WEB_PORT", value=str(CONTAINER_PORT)),
+                k8s.core.v1.EnvVarArgs(name="WEB_METRICS_PORT", value=str(workload.METRICS_PORT)),
                 k8s.core.v1.EnvVarArgs(name="AUTH_URL", value=args.auth_url),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_AUDIENCE", value=args.audience),
@@ -96,6 +100,7 @@ class WebFrontend(pulumi.ComponentResource):
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
             ),
             pod=workload.pod_spec([container], [tmp], image_pull_secret=args.image_pull_secret),
+            pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
             opts=child,
         )
         service = workload.service(
@@ -112,6 +117,9 @@ class WebFrontend(pulumi.ComponentResource):
         )
         # From anywhere, but only to the container's port.
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, CONTAINER_PORT, None, child)
+        # The metrics port: only from the scrapers' namespace (none when unset), never from anywhere.
+        workload.metrics_ingress_policy(f"{name}-metrics-ingress", args.namespace, NAME,
+                                        args.metrics_scrape_namespace, child)
         workload.egress_policy(
             f"{name}-egress", args.namespace, NAME, [(target, [port]) for target, port in args.upstreams], child
         )

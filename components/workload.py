@@ -16,6 +16,9 @@ APP_UID = 10001
 # Every image is built for linux/amd64 (components/image.py: GridDB's server exists for amd64
 # only): a mixed-architecture cluster must never schedule a pod where it cannot run.
 NODE_ARCH = "amd64"
+# web and auth serve Prometheus metrics here, apart from their public port (docs/interfaces.md).
+METRICS_PORT = 9090
+METRICS_PATH = "/metrics"
 
 
 def as_text(value: pulumi.Input) -> pulumi.Output[str]:
@@ -96,6 +99,54 @@ def http_probe(path: str, port: str, period: int, failure_threshold: int = 3) ->
         period_seconds=period,
         timeout_seconds=3,
         failure_threshold=failure_threshold,
+    )
+
+
+def metrics_container_port() -> k8s.core.v1.ContainerPortArgs:
+    """The port a container serves its metrics on. Named "metrics"; no Service ever lists it."""
+    return k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)
+
+
+def scrape_annotations(scrape_namespace: Optional[str]) -> Optional[dict[str, str]]:
+    """The usual prometheus.io annotations of a pod, when something may scrape it: a pod that
+    says "scrape me" while its policy lets nobody in would only be a target that is always down."""
+    if scrape_namespace is None:
+        return None
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT),
+            "prometheus.io/path": METRICS_PATH}
+
+
+def metrics_ingress_policy(
+    name: str,
+    namespace: str,
+    target: str,
+    scrape_namespace: Optional[str],
+    opts,
+) -> Optional[k8s.networking.v1.NetworkPolicy]:
+    """Admit the metrics port of the pods named `target` from the pods of `scrape_namespace`
+    (any pod there), nothing else; no policy, so no scrape ingress at all, without one.
+    The namespace is matched by kubernetes.io/metadata.name, the label the API server itself
+    sets on every namespace, so no one can label another namespace into the scrapers."""
+    if scrape_namespace is None:
+        return None
+    return k8s.networking.v1.NetworkPolicy(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"allow-{target}-metrics", namespace=namespace, labels=labels(target, "network-policy")
+        ),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(target)),
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": scrape_namespace}))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=METRICS_PORT)],
+                )
+            ],
+        ),
+        opts=opts,
     )
 
 
@@ -197,6 +248,7 @@ def deployment(
     pod: k8s.core.v1.PodSpecArgs,
     opts,
     strategy: Optional[k8s.apps.v1.DeploymentStrategyArgs] = None,
+    pod_annotations: Optional[dict[str, str]] = None,
 ) -> k8s.apps.v1.Deployment:
     return k8s.apps.v1.Deployment(
         resource_name,
@@ -206,7 +258,8 @@ def deployment(
             strategy=strategy,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(name)),
             template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(name, component)), spec=pod
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(name, component), annotations=pod_annotations),
+                spec=pod,
             ),
         ),
         opts=opts,

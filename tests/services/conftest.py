@@ -81,13 +81,15 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 def live_stack(tmp_path, auth_files):
     """Real auth and web processes on loopback (web with the memory store)."""
     auth_port, web_port = free_port(), free_port()
+    auth_metrics_port, web_metrics_port = free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDDB_", "AUTH_", "WEB_"))}
-    env_auth = {**base_env, "AUTH_PORT": str(auth_port),
+    env_auth = {**base_env, "AUTH_PORT": str(auth_port), "AUTH_METRICS_PORT": str(auth_metrics_port),
                 "AUTH_SIGNING_KEY_FILE": str(auth_files["key_path"]),
                 "AUTH_ACCOUNTS_FILE": str(auth_files["accounts_path"]),
                 "AUTH_TRUSTED_CLIENT_HEADER": "X-Todo-Client-Address",  # as components/auth.py sets
                 "PYTHONPATH": str(ROOT / "services/auth")}
-    env_web = {**base_env, "WEB_PORT": str(web_port), "AUTH_URL": f"http://127.0.0.1:{auth_port}",
+    env_web = {**base_env, "WEB_PORT": str(web_port), "WEB_METRICS_PORT": str(web_metrics_port),
+               "AUTH_URL": f"http://127.0.0.1:{auth_port}",
                "TODO_STORE": "memory", "PYTHONPATH": str(ROOT / "services/web")}
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -100,7 +102,8 @@ def live_stack(tmp_path, auth_files):
         wait_http(f"http://127.0.0.1:{auth_port}/healthz")
         wait_http(f"http://127.0.0.1:{web_port}/healthz")
         yield {"auth": f"http://127.0.0.1:{auth_port}", "web": f"http://127.0.0.1:{web_port}",
-               "logs": logs}
+               "auth_metrics": f"http://127.0.0.1:{auth_metrics_port}/metrics",
+               "web_metrics": f"http://127.0.0.1:{web_metrics_port}/metrics", "logs": logs}
     finally:
         for p in procs:
             p.terminate()

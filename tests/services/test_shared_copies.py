@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("name", ["asgi.py", "strictjson.py", "jsonlog.py"])
+@pytest.mark.parametrize("name", ["asgi.py", "strictjson.py", "jsonlog.py", "http_metrics.py"])
 def test_shared_modules_are_identical(repo_root, name):
     auth = (repo_root / "services/auth/auth" / name).read_text()
     web = (repo_root / "services/web/web" / name).read_text()

@@ -16,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from .accounts import AccountStore
 from .asgi import HeadAsGet, SecurityHeaders, StrictJsonBody, install_error_handlers
+from .http_metrics import MeasureRequests
 from .keys import SigningKey, load_signing_key
 from .lockout import Decision, Lockout, source_key
+from .metrics import AuthMetrics
 from .settings import Settings
 
 log = logging.getLogger("auth")
@@ -81,8 +83,10 @@ def client_source(request: Request, trusted_header: str | None) -> str:
 
 def create_app(settings: Settings, *, key: SigningKey | None = None,
                accounts: AccountStore | None = None, lockout: Lockout | None = None,
-               clock=time.time, sleep=asyncio.sleep) -> FastAPI:
-    """Build the app. Fails fast if the signing key or the accounts file is unusable."""
+               clock=time.time, sleep=asyncio.sleep, metrics: AuthMetrics | None = None) -> FastAPI:
+    """Build the app. Fails fast if the signing key or the accounts file is unusable.
+    `metrics`: where the app counts (its own registry unless given; __main__ serves it)."""
+    metrics = metrics or AuthMetrics()
     key = key or load_signing_key(settings.signing_key_file)
     accounts = accounts or AccountStore(settings.accounts_file)
     lockout = lockout or Lockout(settings.lockout_max_failures, settings.lockout_window_seconds)
@@ -94,12 +98,15 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
     app = FastAPI(title="griddb-todo auth", version="1.0.0", docs_url=None, redoc_url=None,
                   redirect_slashes=False)  # install_error_handlers redirects, relatively
     app.state.lockout = lockout
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.state.accounts = accounts
     # added innermost first: SecurityHeaders wraps everything, a 500 included
     app.add_middleware(StrictJsonBody)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders, headers={"X-Content-Type-Options": "nosniff"}, log=log)
+    # outermost: it counts the status the client got, SecurityHeaders' 500 included
+    app.add_middleware(MeasureRequests, metrics=metrics.http, routes=app.router.routes)
 
     def who(username: str) -> dict:
         """A name that is an account is logged as is; any other (a typo, or a password typed
@@ -109,6 +116,7 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
         return {"user_hash": accounts.name_hash(username)}
 
     def too_many(wait: int, username: str, source: str, why: str) -> JSONResponse:
+        metrics.logins.labels("throttled").inc()
         log.warning("login refused: throttled", extra={"fields": {**who(username), "source": source,
                                                                   "why": why}})
         return JSONResponse(
@@ -145,9 +153,11 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
             log.warning("login failed", extra={"fields": {**who(body.username), "source": source}})
             if decision.source_retry_after:
                 return too_many(decision.source_retry_after, body.username, source, "source")
+            metrics.logins.labels("bad_credentials").inc()
             return JSONResponse({"detail": BAD_CREDENTIALS}, status_code=401,
                                 headers={"WWW-Authenticate": 'Bearer realm="griddb-todo"', **NO_STORE})
         lockout.success(body.username, source)
+        metrics.logins.labels("success").inc()
         now = int(clock())
         claims = {
             "iss": settings.issuer,

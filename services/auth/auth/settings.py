@@ -14,6 +14,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     port: int = 2828
+    metrics_port: int = 9090  # Prometheus metrics, on their own port
     signing_key_file: str = "/etc/griddb-todo/auth/signing/private.pem"
     accounts_file: str = "/etc/griddb-todo/auth/accounts/accounts.json"
     token_ttl_seconds: int = 900
@@ -55,8 +56,13 @@ def _header_name(env: dict[str, str], name: str) -> str | None:
 def from_env(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     d = Settings()
+    port = _int(env, "AUTH_PORT", d.port, 1, 65535)
+    metrics_port = _int(env, "AUTH_METRICS_PORT", d.metrics_port, 1, 65535)
+    if metrics_port == port:
+        raise ConfigError(f"AUTH_METRICS_PORT={metrics_port} is AUTH_PORT too: metrics need their own port")
     return Settings(
-        port=_int(env, "AUTH_PORT", d.port, 1, 65535),
+        port=port,
+        metrics_port=metrics_port,
         signing_key_file=env.get("AUTH_SIGNING_KEY_FILE") or d.signing_key_file,
         accounts_file=env.get("AUTH_ACCOUNTS_FILE") or d.accounts_file,
         token_ttl_seconds=_int(env, "AUTH_TOKEN_TTL_SECONDS", d.token_ttl_seconds, 30, 86400),

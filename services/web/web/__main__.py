@@ -9,6 +9,8 @@ import uvicorn
 
 from . import jsonlog
 from .app import create_app
+from .http_metrics import serve_metrics
+from .metrics import WebMetrics
 from .settings import from_env
 from .store import MemoryStore
 from .tokens import TokenVerifier, http_jwks_fetcher
@@ -31,8 +33,11 @@ def main() -> int:
                             settings.griddb_username, settings.griddb_password)
     verifier = TokenVerifier(http_jwks_fetcher(settings.auth_url + "/.well-known/jwks.json"),
                              settings.issuer, settings.audience)
-    app = create_app(settings, store, verifier)
-    log.info("starting", extra={"fields": {"port": settings.port, "store": settings.store,
+    metrics = WebMetrics()
+    app = create_app(settings, store, verifier, metrics=metrics)
+    serve_metrics(metrics.registry, settings.metrics_port)
+    log.info("starting", extra={"fields": {"port": settings.port,
+                                           "metrics_port": settings.metrics_port, "store": settings.store,
                                            "auth_url": settings.auth_url}})
     try:
         uvicorn.run(app, host="0.0.0.0", port=settings.port,

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
 from .asgi import HeadAsGet, SecurityHeaders, StrictJsonBody, install_error_handlers
+from .http_metrics import MeasureRequests
+from .metrics import WebMetrics
 from .settings import Settings
 from .store import InvalidValue, StoreUnavailable, TodoStore, is_todo_id
 from .titles import TITLE_DESCRIPTION, TITLE_SCHEMA, clean_title
@@ -111,18 +113,24 @@ TodoId = Annotated[str, PathParam(max_length=64, description="server-assigned id
 
 
 def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
-               auth_client: httpx.Client | None = None) -> FastAPI:
+               auth_client: httpx.Client | None = None, metrics: WebMetrics | None = None) -> FastAPI:
+    """`metrics`: where the app counts (its own registry unless given; __main__ serves it)."""
     app = FastAPI(title="griddb-todo web", version="1.0.0", docs_url=None, redoc_url=None,
                   redirect_slashes=False)  # install_error_handlers redirects, relatively
     app.state.store = store
+    metrics = metrics or WebMetrics()
+    app.state.metrics = metrics
+    store = metrics.watch_store(store)  # the routes below use the measured store
     install_error_handlers(app)
     auth_client = auth_client or httpx.Client(base_url=settings.auth_url, timeout=5.0)
 
-    # added innermost first: SecurityHeaders wraps everything, a 500 included
+    # added innermost first: SecurityHeaders wraps everything, a 500 included; MeasureRequests
+    # wraps SecurityHeaders, so it counts the status the client got
     app.add_middleware(StrictJsonBody)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS, log=log,
                        prefix_headers={"/api/": {"Cache-Control": "no-store"}})
+    app.add_middleware(MeasureRequests, metrics=metrics.http, routes=app.router.routes)
 
     @app.exception_handler(InvalidValue)
     async def invalid_value(request: Request, exc: InvalidValue):
@@ -140,6 +148,7 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
 
     @app.exception_handler(InvalidToken)
     async def bad_token(request: Request, exc: InvalidToken):
+        metrics.token_rejections.labels(exc.reason).inc()
         return JSONResponse({"detail": str(exc)}, status_code=401,
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
@@ -152,7 +161,7 @@ def create_app(settings: Settings, store: TodoStore, verifier: TokenVerifier,
     # thread; a token seen before and the memory store are answered on the loop.
     async def owner(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
         if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-            raise InvalidToken("missing bearer token")
+            raise InvalidToken("missing bearer token", "missing")
         claims = verifier.cached(creds.credentials)
         if claims is None:
             claims = await run_in_threadpool(verifier.verify, creds.credentials)

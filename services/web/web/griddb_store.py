@@ -235,19 +235,19 @@ class GridDBStore:
     # ---- caller side ------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], *, check_ready: bool = True) -> T:
         if check_ready and not self._ready.is_set():
-            raise StoreUnavailable(self.last_error or "not connected yet")
+            raise StoreUnavailable(self.last_error or "not connected yet", "not_connected")
         future = self._executor.submit(fn)
         try:
             return future.result(timeout=self.op_timeout)
         except FutureTimeout:
             self._lost("operation timed out")
-            raise StoreUnavailable("GridDB operation timed out") from None
+            raise StoreUnavailable("GridDB operation timed out", "timeout") from None
         except StoreUnavailable:
             raise
         except Exception as exc:  # GSException (a java.lang.Exception) and friends
             text = str(exc).splitlines()
             self._lost(f"{type(exc).__name__}: {text[0][:200] if text else ''}")
-            raise StoreUnavailable("GridDB operation failed") from None
+            raise StoreUnavailable("GridDB operation failed", "failed") from None
 
     def _lost(self, why: str) -> None:
         if self._ready.is_set():

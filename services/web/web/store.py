@@ -14,7 +14,15 @@ from .titles import clean_title
 
 
 class StoreUnavailable(Exception):
-    """The backing database cannot be reached right now (the API answers 503)."""
+    """The backing database cannot be reached right now (the API answers 503).
+
+    `reason` is one of a few fixed words (a metric label): "not_connected" (no connection
+    yet, or it was lost), "timeout" (the operation took too long), "failed" (the database
+    refused or broke off the operation)."""
+
+    def __init__(self, message: str, reason: str = "failed"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidValue(ValueError):
@@ -109,7 +117,7 @@ class MemoryStore:
 
     def _check(self) -> None:
         if not self.available:
-            raise StoreUnavailable("memory store switched off")
+            raise StoreUnavailable("memory store switched off", "not_connected")
 
     def ready(self) -> bool:
         return self.available

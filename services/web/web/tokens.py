@@ -32,7 +32,17 @@ SUB_MAX = 128
 
 
 class InvalidToken(Exception):
-    """The token is missing, malformed, expired or not signed by auth (answer 401)."""
+    """The token is missing, malformed, expired or not signed by auth (answer 401).
+
+    `reason` is one word from REJECTION_REASONS (a metric label); the message is the client's."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+REJECTION_REASONS = ("missing", "malformed", "algorithm", "no_key_id", "unknown_key", "expired",
+                     "signature", "claims", "lifetime")
 
 
 class KeysUnavailable(Exception):
@@ -118,7 +128,7 @@ class TokenVerifier:
             if self._last_success is None and self._last_refresh is not None:
                 # we have never obtained any key: auth is unreachable, not the caller's fault
                 raise KeysUnavailable("auth's JWKS is unavailable")
-            raise InvalidToken("token signed by an unknown key")
+            raise InvalidToken("token signed by an unknown key", "unknown_key")
         return key
 
     def cached(self, token: str) -> dict | None:
@@ -156,12 +166,12 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise InvalidToken("malformed token") from None
+            raise InvalidToken("malformed token", "malformed") from None
         if header.get("alg") != "ES256":
-            raise InvalidToken("token algorithm not accepted")
+            raise InvalidToken("token algorithm not accepted", "algorithm")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise InvalidToken("token has no key id")
+            raise InvalidToken("token has no key id", "no_key_id")
         key = self._key_for(kid)
         try:
             claims = jwt.decode(
@@ -169,21 +179,25 @@ class TokenVerifier:
                 leeway=self.leeway,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.ExpiredSignatureError:
-            raise InvalidToken("token expired") from None
-        except jwt.PyJWTError:
-            raise InvalidToken("invalid token") from None
+            raise InvalidToken("token expired", "expired") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("invalid token", "signature") from None
+        except jwt.DecodeError:  # e.g. a signature that is not base64url
+            raise InvalidToken("invalid token", "malformed") from None
+        except jwt.PyJWTError:  # issuer, audience, a required claim, not yet valid
+            raise InvalidToken("invalid token", "claims") from None
         self._check_claims(claims)
         return kid, claims
 
     def _check_claims(self, claims: dict) -> None:
         sub, exp, iat = claims.get("sub"), claims.get("exp"), claims.get("iat")
         if not isinstance(sub, str) or not 1 <= len(sub) <= SUB_MAX or not sub.isprintable():
-            raise InvalidToken("invalid token")
+            raise InvalidToken("invalid token", "claims")
         try:
             sub.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidToken("invalid token") from None
+            raise InvalidToken("invalid token", "claims") from None
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (exp, iat)):
-            raise InvalidToken("invalid token")
+            raise InvalidToken("invalid token", "claims")
         if exp - iat > self.max_lifetime or exp - self._wall() > self.max_lifetime + self.leeway:
-            raise InvalidToken("token lifetime is longer than allowed")
+            raise InvalidToken("token lifetime is longer than allowed", "lifetime")

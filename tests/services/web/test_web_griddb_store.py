@@ -163,6 +163,47 @@ def test_a_starting_store_retries_often_until_its_first_connection_then_backs_of
         store.close()
 
 
+def test_each_griddb_failure_is_counted_with_its_reason():
+    """The reasons web's griddb_operation_errors_total carries (no JVM needed: the Java side
+    is never reached, or replaced)."""
+    from web.griddb_store import GridDBStore
+    from web.metrics import WebMetrics
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, op_timeout=0.2)
+    metrics = WebMetrics()
+    measured = metrics.watch_store(store)
+    errors = lambda op, reason: metrics.registry.get_sample_value(
+        "griddb_operation_errors_total", {"operation": op, "reason": reason})
+    try:
+        with pytest.raises(StoreUnavailable):
+            measured.list("alice")  # never connected
+        assert errors("list", "not_connected") == 1
+        assert metrics.registry.get_sample_value("griddb_up") == 0
+
+        store._ready.set()  # "connected", but the node does not answer in time
+        answer = threading.Event()
+        slow = type("SlowCollection", (), {"remove": lambda self, key: answer.wait(5)})()
+        store._collection = lambda: slow
+        store._get = lambda owner, todo_id: object()
+        with pytest.raises(StoreUnavailable):
+            measured.delete("alice", "a" * 32)
+        assert errors("delete", "timeout") == 1
+        assert not store.ready(), "a timed-out operation marks the connection lost"
+        answer.set()  # the late answer arrives; the worker is free again
+
+        store._ready.set()  # "connected", but the Java client raises
+        store._collection = lambda: None  # the Java call fails (here: on None)
+        with pytest.raises(StoreUnavailable):
+            measured.list("alice")
+        assert errors("list", "failed") == 1
+        assert sum(metrics.registry.get_sample_value("griddb_operation_errors_total",
+                                                     {"operation": op, "reason": reason})
+                   for op in ("list", "create", "update", "delete")
+                   for reason in ("not_connected", "timeout", "failed")) == 3
+    finally:
+        store.close()
+
+
 class _FakeHandle:
     """A GridStore or collection handle with the Java client replaced: it fails the test when two
     threads use it at once (GridStore is not thread-safe), and each query takes 0.1 s."""

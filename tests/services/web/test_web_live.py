@@ -60,3 +60,37 @@ def test_a_stranger_is_throttled_by_address_and_the_user_elsewhere_is_not(live_s
         assert r.status_code == 200
     auth_log = (live_stack["logs"] / "auth.log").read_text()
     assert '"source":"127.0.0.2"' in auth_log and '"source":"127.0.0.3"' in auth_log
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset], float]:
+    """A Prometheus text page as {(sample name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+    r = httpx.get(url)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(r.text) for s in family.samples}
+
+
+def test_each_process_serves_its_metrics_on_its_own_port_only(live_stack):
+    web, auth = live_stack["web"], live_stack["auth"]
+    assert httpx.post(f"{web}/api/login", json={"username": "alice", "password": "wrong"}).status_code == 401
+    r = httpx.post(f"{web}/api/login", json={"username": "alice", "password": "alice-pass"})
+    h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert httpx.get(f"{web}/api/todos", headers=h).status_code == 200
+    assert httpx.get(f"{web}/api/todos").status_code == 401
+
+    web_metrics = scrape(live_stack["web_metrics"])
+    login = lambda status: web_metrics[("http_requests_total", frozenset(
+        {"route": "/api/login", "method": "POST", "status": status}.items()))]
+    assert (login("200"), login("401")) == (1, 1)
+    assert web_metrics[("web_token_rejections_total", frozenset({"reason": "missing"}.items()))] == 1
+    assert web_metrics[("griddb_operation_duration_seconds_count", frozenset({"operation": "list"}.items()))] == 1
+    assert web_metrics[("process_resident_memory_bytes", frozenset())] > 0
+
+    auth_metrics = scrape(live_stack["auth_metrics"])
+    outcome = lambda o: auth_metrics[("auth_logins_total", frozenset({"outcome": o}.items()))]
+    assert (outcome("success"), outcome("bad_credentials"), outcome("throttled")) == (1, 1, 0)
+
+    # The public ports have no /metrics.
+    assert httpx.get(f"{web}/metrics").status_code == 404
+    assert httpx.get(f"{auth}/metrics").status_code == 404

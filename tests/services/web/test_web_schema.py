@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 
-import httpx
 import jwt
 import schemathesis
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,6 +20,8 @@ from web.settings import Settings
 from web.store import MemoryStore
 from web.tokens import TokenVerifier
 
+import auth_double
+
 # Built at collection time (schemathesis' fixture-based loader does not run on pytest 9).
 _key = ec.generate_private_key(ec.SECP256R1())
 _jwk = public_jwk(_key.public_key())
@@ -29,15 +30,7 @@ _verifier = TokenVerifier(lambda: {"keys": [{**_jwk, "kid": _kid, "alg": "ES256"
                           "griddb-todo-auth", "griddb-todo-web")
 
 
-def _fake_auth(request: httpx.Request) -> httpx.Response:
-    if b'"password":"alice-pass"' in request.content.replace(b" ", b""):
-        return httpx.Response(200, json={"access_token": "t", "token_type": "Bearer", "expires_in": 900})
-    return httpx.Response(401, json={"detail": "invalid username or password"})
-
-
-app = create_app(Settings(store="memory"), MemoryStore(), _verifier,
-                 auth_client=httpx.Client(base_url="http://auth.test",
-                                          transport=httpx.MockTransport(_fake_auth)))
+app = create_app(Settings(store="memory"), MemoryStore(), _verifier, auth_client=auth_double.auth_client())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

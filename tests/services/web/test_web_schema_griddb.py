@@ -27,6 +27,8 @@ from web.griddb_store import GridDBStore  # noqa: E402
 from web.settings import Settings  # noqa: E402
 from web.tokens import TokenVerifier  # noqa: E402
 
+import auth_double  # noqa: E402
+
 pytestmark = pytest.mark.griddb
 
 _key = ec.generate_private_key(ec.SECP256R1())
@@ -34,9 +36,11 @@ _jwk = public_jwk(_key.public_key())
 _kid = thumbprint(_jwk)
 _store = GridDBStore(*(os.environ[k] for k in LIVE_ENV), container=f"todos_fuzz_{uuid.uuid4().hex[:12]}")
 _store.wait_ready(60)
+# /api/login is forwarded to auth, not GridDB: the same auth double as the memory-store fuzz.
 app = create_app(Settings(store="griddb"), _store,
                  TokenVerifier(lambda: {"keys": [{**_jwk, "kid": _kid, "alg": "ES256"}]},
-                               "griddb-todo-auth", "griddb-todo-web"))
+                               "griddb-todo-auth", "griddb-todo-web"),
+                 auth_client=auth_double.auth_client())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -92,3 +92,13 @@ stop_daemons() {
 	for name in "$@"; do rm -f "$RUN/$name.pid" "$RUN/$name.exe"; done
 }
 stop_daemon() { stop_daemons "$1"; }
+
+# close_inherited_fds: in a subshell about to exec a daemon, close every descriptor but 0-2.
+close_inherited_fds() {
+	local fd fds
+	fds=$(ls /proc/$BASHPID/fd)
+	for fd in $fds; do
+		((fd > 2)) && eval "exec $fd>&-"
+	done
+	return 0
+}
