@@ -74,6 +74,19 @@ def test_critical_path_of_side_by_side_rollouts_is_the_longest_branch_only():
     assert [s.name for s in eventlog.critical_path(spans, graph)] == ["cluster", "app-namespace", "web-deployment"]
 
 
+def test_components_and_the_stack_are_not_on_the_critical_path():
+    stack = "urn:pulumi:bench::griddb-todo::pulumi:pulumi:Stack::griddb-todo-bench"
+    events = [eventlog.Stamped(0.5, {"resourcePreEvent": {"metadata": {"op": "create", "urn": stack,
+                                                                       "new": {"custom": False}}}}),
+              eventlog.Stamped(1.0, {"resourcePreEvent": {"metadata": {"op": "create", "urn": NAMESPACE,
+                                                                       "new": {"custom": True}}}}),
+              eventlog.Stamped(2.0, {"resOutputsEvent": {"metadata": {"op": "create", "urn": NAMESPACE}}}),
+              eventlog.Stamped(2.5, {"resOutputsEvent": {"metadata": {"op": "create", "urn": stack}}})]
+    spans = eventlog.spans(events)
+    assert [(s.name, s.custom) for s in spans] == [("griddb-todo-bench", False), ("app-namespace", True)]
+    assert [s.name for s in eventlog.critical_path(spans, {})] == ["app-namespace"]
+
+
 def test_the_provider_reference_counts_as_a_dependency():
     graph = eventlog.dependencies_from_state(state(namespace=[]))
     assert graph[NAMESPACE] == [PROVIDER]

@@ -111,7 +111,8 @@ def pulumi_side(env: dict, workdir: Path, run: int, record: Path) -> dict[str, f
     touch_web(workdir, run)
     results["web change rolled out"] = pulumi_step(env, workdir, "web change rolled out", up, record)
     timed(env, workdir, ["pulumi", "destroy", "--yes", "--skip-preview", *stack],
-          ["pulumi", "stack", "rm", "--yes", *stack])
+          # --preserve-config: the next run's stack uses Pulumi.bench.yaml again (stack rm deletes it).
+          ["pulumi", "stack", "rm", "--yes", "--preserve-config", *stack])
     return results
 
 

@@ -36,6 +36,7 @@ class Span:
     op: str
     start: float
     end: Optional[float]  # None: the step never finished (the command failed or was cut off)
+    custom: bool = True  # False: a component or the stack, which only groups other steps
 
     @property
     def name(self) -> str:
@@ -127,11 +128,12 @@ def spans(events: Iterable[Stamped]) -> list[Span]:
             continue
         urn = metadata["urn"]
         if kind == "resourcePreEvent":
-            started.setdefault(urn, (stamped.at, metadata.get("op", "")))
+            state = metadata.get("new") or metadata.get("old") or {}
+            started.setdefault(urn, (stamped.at, metadata.get("op", ""), bool(state.get("custom", True))))
         else:
             ended[urn] = stamped.at
     ordered = sorted(started.items(), key=lambda item: item[1][0])
-    return [Span(urn, op, start, ended.get(urn)) for urn, (start, op) in ordered]
+    return [Span(urn, op, start, ended.get(urn), custom) for urn, (start, op, custom) in ordered]
 
 
 def phases(events: list[Stamped], exit_at: float) -> Phases:
@@ -152,7 +154,8 @@ def critical_path(all_spans: list[Span], dependencies: dict[str, list[str]]) -> 
     back through the dependency that finished last before it started, to a step nothing held
     back. `dependencies` maps a URN to the URNs it depends on (dependencies_from_state); steps absent from the spans (unchanged, not in this log)
     are skipped over."""
-    by_urn = {s.urn: s for s in all_spans if s.end is not None}
+    # Custom resources only: a component's or the stack's span just encloses its children's.
+    by_urn = {s.urn: s for s in all_spans if s.end is not None and s.custom}
     if not by_urn:
         return []
     path = [max(by_urn.values(), key=lambda s: s.end)]
