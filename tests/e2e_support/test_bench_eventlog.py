@@ -77,7 +77,7 @@ def test_critical_path_of_side_by_side_rollouts_is_the_longest_branch_only():
 def test_components_and_the_stack_are_not_on_the_critical_path():
     stack = "urn:pulumi:bench::griddb-todo::pulumi:pulumi:Stack::griddb-todo-bench"
     events = [eventlog.Stamped(0.5, {"resourcePreEvent": {"metadata": {"op": "create", "urn": stack,
-                                                                       "new": {"custom": False}}}}),
+                                                                       "new": {"urn": stack}}}}),
               eventlog.Stamped(1.0, {"resourcePreEvent": {"metadata": {"op": "create", "urn": NAMESPACE,
                                                                        "new": {"custom": True}}}}),
               eventlog.Stamped(2.0, {"resOutputsEvent": {"metadata": {"op": "create", "urn": NAMESPACE}}}),

@@ -129,7 +129,9 @@ def spans(events: Iterable[Stamped]) -> list[Span]:
         urn = metadata["urn"]
         if kind == "resourcePreEvent":
             state = metadata.get("new") or metadata.get("old") or {}
-            started.setdefault(urn, (stamped.at, metadata.get("op", ""), bool(state.get("custom", True))))
+            # "custom" is left out when false; a log without states at all counts as custom.
+            custom = bool(state.get("custom")) if state else True
+            started.setdefault(urn, (stamped.at, metadata.get("op", ""), custom))
         else:
             ended[urn] = stamped.at
     ordered = sorted(started.items(), key=lambda item: item[1][0])
