@@ -134,3 +134,13 @@ def test_recorded_logs_give_a_span_for_every_step(path):
     assert spans and all(s.end is not None for s in spans)
     assert any("summaryEvent" in s.event for s in events)
     json.dumps([s.__dict__ for s in spans])
+
+
+def test_the_recorded_no_change_preview_changes_nothing_and_the_web_change_updates_two():
+    def ops(name):
+        return {s.name: s.op for s in eventlog.spans(eventlog.from_file(DATA / name)) if s.custom}
+
+    no_change = ops("eventlog-recorded-no-change-check.jsonl")
+    assert set(no_change.values()) == {"same"} and {"web-deployment", "web-image", "cluster"} <= set(no_change)
+    changed = {n for n, op in ops("eventlog-recorded-web-change-rolled-out.jsonl").items() if op != "same"}
+    assert changed == {"web-image", "web-deployment"}
