@@ -23,6 +23,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard services/*/
 
 venv: $(VENV)/.installed
 
+# The policy pack's own virtualenv (policy/PulumiPolicy.yaml names it): pulumi-policy pins another protobuf.
+POLICY_VENV := policy/venv
+$(POLICY_VENV)/.installed: policy/requirements.txt policy/requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (set PYTHON=/path/to/python3.12)"; exit 1; }
+	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet --disable-pip-version-check -r policy/requirements-dev.txt
+	@touch $@
+
 # A generated passphrase (0600) unless you give your own: it encrypts the stack's secrets.
 $(PASSPHRASE_FILE):
 	@mkdir -p $(dir $@) && umask 077 && $(VENV)/bin/python -c "import secrets; print(secrets.token_urlsafe(32))" > $@
@@ -45,8 +53,9 @@ preview: venv $(PASSPHRASE_FILE)
 destroy: venv $(PASSPHRASE_FILE)
 	$(pulumi_env) pulumi destroy --yes --stack $(STACK)
 
-test: venv
+test: venv $(POLICY_VENV)/.installed
 	$(VENV)/bin/python -m pytest -m "not e2e"
+	$(POLICY_VENV)/bin/python -m pytest -p no:cacheprovider tests/policy/test_pack.py
 
 # -s: pulumi's progress shows as it happens (a cold `up` takes minutes).
 e2e: venv
@@ -54,7 +63,7 @@ e2e: venv
 	$(VENV)/bin/python -m pytest -s -rA tools/e2e/tests tests/e2e
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-results
+	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache test-results
 
 # The README's architecture picture, from its checked-in source.
 docs/architecture.png: docs/architecture.dot

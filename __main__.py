@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import settings as stack_settings
+from components.admission import AdmissionPolicy, AdmissionPolicyArgs
 from components.auth import AuthService, AuthServiceArgs
 from components.griddb import GridDbNode, GridDbNodeArgs
 from components.image import AppImage, AppImageArgs
@@ -67,9 +68,18 @@ else:
 namespace = AppNamespace(
     "app", AppNamespaceArgs(settings.cluster.namespace, protect=griddb_settings.storage.protect), opts=in_cluster
 )
-# depends_on the component, i.e. on all its children: no workload exists before the
-# namespace's default-deny policy does.
-in_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
+# The cluster refuses what breaks our conventions in the namespace (components/admission.py),
+# unless the stack may not create cluster-scoped objects.
+guards = [namespace]
+if settings.cluster.admission_policy:
+    guards.append(AdmissionPolicy(
+        "admission",
+        AdmissionPolicyArgs(namespace=namespace.name, registry=settings.registry.address, public_services=("web",)),
+        opts=in_cluster,
+    ))
+# depends_on the components, i.e. on all their children: no workload exists before the
+# namespace's default-deny policy and the admission policies do.
+in_namespace = pulumi.ResourceOptions(provider=provider, depends_on=guards)
 
 # A registry that wants credentials to push wants them to pull too: every pod lists this secret.
 pull_secret = None

@@ -163,17 +163,6 @@ class GridDbNode(pulumi.ComponentResource):
 
         storage_mount = k8s.core.v1.VolumeMountArgs(name="storage", mount_path=STORAGE_MOUNT)
         ready = k8s.core.v1.ExecActionArgs(command=["griddb-ready"])
-        init = k8s.core.v1.ContainerArgs(
-            name="prepare-volume",
-            image=args.image,
-            command=["griddb-prepare-volume"],
-            # hostPath directories are created root-owned and fsGroup does not apply to them:
-            # this step runs as root with only CHOWN and FOWNER to hand data/ and txnlog/ to the
-            # GridDB user.
-            security_context=workload.container_security_context(add_capabilities=["CHOWN", "FOWNER"], run_as_root=True),
-            volume_mounts=[storage_mount],
-            resources=workload.resources("50m", "32Mi", "200m", "64Mi"),
-        )
         server = k8s.core.v1.ContainerArgs(
             name="griddb",
             image=args.image,
@@ -231,7 +220,10 @@ class GridDbNode(pulumi.ComponentResource):
             # The Service the clients use. GridDB needs no per-pod DNS name (clients follow the
             # pod IP the node advertises), so no headless Service just for the StatefulSet.
             service_name=NAME,
-            pod=workload.pod_spec([server], volumes, init_containers=[init],
+            # No init step: the server makes data/ and txnlog/ itself on a volume it may write
+            # (fsGroup, local-path's 0777 directory, or a host directory prepared for it: README
+            # "Prepare k3s"), so nothing in the pod runs as root (Pod Security "restricted").
+            pod=workload.pod_spec([server], volumes,
                                   termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
                                   image_pull_secret=args.image_pull_secret),
             # A replacement (an immutable field changed) must also stop the old pod before the

@@ -32,8 +32,11 @@ class AppNamespace(pulumi.ComponentResource):
                 name=args.name,
                 labels={
                     "app.kubernetes.io/part-of": workload.PART_OF,
-                    # The pod security admission level every workload here is written for.
-                    "pod-security.kubernetes.io/enforce": "baseline",
+                    # Pod Security "restricted", enforced: the API server refuses any pod here
+                    # that runs as root, escalates privileges, keeps a capability, lacks the
+                    # RuntimeDefault seccomp profile or mounts a hostPath directly. Ours are
+                    # written for it (no root init step: components/griddb.py).
+                    "pod-security.kubernetes.io/enforce": "restricted",
                     "pod-security.kubernetes.io/warn": "restricted",
                 },
             ),

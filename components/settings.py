@@ -58,6 +58,8 @@ class ClusterSettings:
     namespace: str
     kubeconfig: Optional[str]
     kube_context: Optional[str]
+    # The stack's ValidatingAdmissionPolicies (cluster-scoped objects; components/admission.py).
+    admission_policy: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class Settings:
 
 # Every key this module reads; tests check that Pulumi.yaml declares exactly these.
 KEYS = (
-    "platform", "namespace", "kubeconfig", "kubeContext",
+    "platform", "namespace", "kubeconfig", "kubeContext", "admissionPolicy",
     "registry", "registryUsername", "registryPassword",
     "pythonBaseImage", "griddbBaseImage",
     "griddbClusterName", "griddbReplicas", "griddbUsername", "griddbPassword",
@@ -300,6 +302,7 @@ def _cluster(r: _Reader) -> ClusterSettings:
         namespace=_namespace(r),
         kubeconfig=r.text("kubeconfig") or None,
         kube_context=r.text("kubeContext") or None,
+        admission_policy=r.boolean("admissionPolicy", True),
     )
 
 

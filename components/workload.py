@@ -51,20 +51,14 @@ def pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
     )
 
 
-def container_security_context(
-    add_capabilities: Optional[list[str]] = None, run_as_root: bool = False
-) -> k8s.core.v1.SecurityContextArgs:
-    """Non-root, read-only root filesystem, no privilege escalation, every capability dropped.
-
-    `run_as_root` and `add_capabilities` exist for the one init step that must chown a hostPath
-    directory; callers say why in a comment.
-    """
+def container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    """Non-root, read-only root filesystem, no privilege escalation, every capability dropped:
+    what Pod Security "restricted" (enforced on the namespace) demands, and more."""
     return k8s.core.v1.SecurityContextArgs(
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
-        run_as_non_root=not run_as_root,
-        run_as_user=0 if run_as_root else None,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=add_capabilities or None),
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
 

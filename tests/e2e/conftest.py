@@ -29,6 +29,8 @@ PULUMI_BIN = Path(os.environ.get("GRIDDB_TODO_PULUMI_CACHE", "/var/cache/griddb-
 # The stacks the deployment steps run for, in this order (pytest keeps a session fixture's
 # parameters together): the k3s-style one, then the cloud path on the same cluster.
 STACKS = ("e2e", "e2e-cloud")
+# The GridDB image's user (services/griddb/Dockerfile).
+GRIDDB_UID = 10001
 
 
 def pytest_collection_modifyitems(items):
@@ -128,13 +130,26 @@ class Project:
 
 def _copy_project(destination: Path) -> None:
     """The tests change files (a web change must roll out): never in the real checkout."""
-    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "test-results", "*.pyc")
+    ignore = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", ".pytest_cache", "test-results", "*.pyc")
     shutil.copytree(ROOT, destination, ignore=ignore, symlinks=True)
     (destination / ".venv").symlink_to(ROOT / ".venv")
+    # The policy pack's own virtualenv (make test creates it), for `pulumi preview --policy-pack policy`.
+    (destination / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
 
 
 def _stack_namespace(workdir: Path, stack: str) -> str:
     return yaml.safe_load((workdir / f"Pulumi.{stack}.yaml").read_text())["config"]["griddb-todo:namespace"]
+
+
+def _prepare_host_path(workdir: Path, stack: str) -> None:
+    """What README "Prepare k3s" asks of a dev user, done for the stack's hostPath directory: no
+    container of ours runs as root (Pod Security "restricted"), so GridDB's directory is handed to
+    its user (10001) before the pod starts. tools/e2e's node is this machine."""
+    host_path = yaml.safe_load((workdir / f"Pulumi.{stack}.yaml").read_text())["config"].get("griddb-todo:griddbHostPath")
+    if host_path:
+        os.makedirs(host_path, exist_ok=True)
+        os.chown(host_path, GRIDDB_UID, GRIDDB_UID)
+        os.chmod(host_path, 0o750)
 
 
 def _auth_registry(values: dict[str, str]) -> tuple[str, str, str]:
@@ -193,6 +208,7 @@ def project(request, tmp_path_factory) -> Project:
     # (The cloud stack's volume is provisioned for its claim, reclaim Delete: it goes with it.)
     proj.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
     proj.kubectl("delete", "persistentvolume", f"{namespace}-griddb-data", "--ignore-not-found", "--wait=true")
+    _prepare_host_path(workdir, stack)
     proj.pulumi("stack", "init")
     if stack == "e2e-cloud":
         address, user, password = _auth_registry(values)

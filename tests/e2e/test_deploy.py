@@ -371,12 +371,16 @@ def test_6_destroy_keeps_what_the_stack_protects_and_up_works_again(project: Pro
     if project.stack == "e2e":  # the k3s shape's hostPath volume; the cloud one is provisioned
         expected.add(("kubernetes:core/v1:PersistentVolume", "griddb-volume"))
     assert protected == expected
-    # Left besides them: providers, and the namespace's default policies, which every
-    # workload depends on (__main__.py) so that nothing runs before it: the namespace kept with
-    # the data stays locked down.
+    # Left besides them: providers, and the namespace's default policies and the admission
+    # policies, which every workload depends on (__main__.py) so that nothing runs before them:
+    # the namespace kept with the data stays locked down and guarded.
     kept = {(t, n) for t, n in left - protected if not t.startswith("pulumi:providers:")}
-    expected_kept = {("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"app-{p}")
-                     for p in ("default-deny-ingress", "default-deny-egress", "allow-dns-egress")}
+    admission = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+    expected_kept = ({("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"app-{p}")
+                      for p in ("default-deny-ingress", "default-deny-egress", "allow-dns-egress")}
+                     | {(admission + kind, f"admission-{rule}{suffix}")
+                        for rule in ("pods", "replicated", "daemonsets-and-jobs", "cronjobs", "services")
+                        for kind, suffix in (("", ""), ("Binding", "-binding"))})
     if FULL:
         # An unparked claim is created after GridDB's image is pushed (its wait for Bound must
         # not run out during the build), so the image is a dependency of protected data and

@@ -56,8 +56,6 @@ def stand_in_griddb_workload() -> dict:
     manifest = copy.deepcopy(run.workload("griddb").inputs)
     manifest["metadata"]["namespace"] = NAMESPACE
     pod = manifest["spec"]["template"]["spec"]
-    # The volume step is a command of the GridDB image only.
-    pod.pop("initContainers", None)
     (server,) = [c for c in pod["containers"] if c["name"] == "griddb"]
     server.update(
         image=_python_image(),

@@ -80,9 +80,10 @@ def test_griddb_keeps_data_and_transaction_logs_on_the_claim(any_run):
     mounts = {m["mountPath"]: m["name"] for m in container(any_run, "griddb")["volumeMounts"]}
     storage = mounts["/var/lib/gridstore/storage"]
     assert volumes[storage]["persistentVolumeClaim"]["claimName"] == "griddb-data"
-    # The volume-preparing init step sees the same volume at the same path.
-    (init,) = spec["initContainers"]
-    assert {"name": storage, "mountPath": "/var/lib/gridstore/storage"} in init["volumeMounts"]
+    # No root step prepares it: the server makes data/ and txnlog/ itself (services/griddb), on
+    # a volume the pod's fsGroup, local-path or the platform (README "Prepare k3s") gave it.
+    assert "initContainers" not in spec
+    assert spec["securityContext"]["fsGroup"] == 10001
 
 
 def test_griddb_can_never_run_twice_on_its_volume(any_run):
@@ -283,12 +284,24 @@ def test_containers_are_hardened(any_run):
         assert sc["readOnlyRootFilesystem"] is True
         assert sc["capabilities"]["drop"] == ["ALL"]
         assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-        if is_init:
-            # The one exception: chown of a root-owned hostPath directory.
-            assert c["command"] == ["griddb-prepare-volume"]
-            assert sc["runAsUser"] == 0 and sc["capabilities"]["add"] == ["CHOWN", "FOWNER"]
-        else:
-            assert sc["runAsNonRoot"] is True and "add" not in sc["capabilities"]
+        # No exception: Pod Security "restricted" is enforced on the namespace.
+        assert sc["runAsNonRoot"] is True and "add" not in sc["capabilities"]
+        assert sc.get("runAsUser", 10001) != 0
+
+
+def test_the_namespace_enforces_pod_security_restricted(any_run):
+    """The API server itself refuses a pod that breaks the "restricted" profile (tests/e2e shows
+    one refused); every pod of ours meets it, including the volume types it may mount."""
+    (namespace,) = [r for r in any_run.k8s_objects() if r.kind == "Namespace"]
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    restricted_volume_types = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                               "persistentVolumeClaim", "projected", "secret"}
+    for workload in any_run.k8s_objects():
+        if workload.kind in WORKLOAD_KINDS:
+            spec = workload.inputs["spec"]["template"]["spec"]
+            for volume in spec.get("volumes", []):
+                assert set(volume) - {"name"} <= restricted_volume_types, volume
 
 
 def test_pods_are_non_root_without_service_account_tokens(any_run):
@@ -428,7 +441,7 @@ def test_generated_credentials_are_random_resources(any_run):
 
 def test_components_parent_their_children(any_run):
     component_types = {r.type.split(":")[-1] for r in any_run.resources if r.type.startswith("griddb-todo:index:")}
-    expected = {"AppImage", "AppNamespace", "GridDbNode", "AuthService", "WebFrontend"}
+    expected = {"AppImage", "AppNamespace", "AdmissionPolicy", "GridDbNode", "AuthService", "WebFrontend"}
     # The pull secret's component exists only where the registry wants credentials.
     assert component_types - {"RegistryPullSecret"} == expected
     for resource in any_run.resources:

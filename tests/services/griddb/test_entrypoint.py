@@ -9,11 +9,16 @@ any command line.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import stat
 import sys
+import tempfile
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +194,89 @@ def test_check_dirs_explains_an_unwritable_conf_dir(monkeypatch, tmp_path):
     _dirs(monkeypatch, tmp_path, blocker / "conf")
     problem = entrypoint.check_dirs()
     assert problem and "conf" in problem and "emptyDir" in problem
+
+
+# --- the volume, as the server user finds it (no container of the pod runs as root) ----------
+
+SERVER_UID = 10001
+
+
+def _check_dirs_as_server_user() -> "str | None":
+    """check_dirs() in a child process running as uid/gid 10001, as in the pod (root's checks
+    would pass whatever the modes say). A fork, not a new interpreter: /root's python is not
+    reachable for uid 10001. The child only makes system calls and exits (Python warns about
+    fork() in a threaded test process; no lock is taken between fork and _exit)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to the server user, report the result, never return
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(SERVER_UID)
+            os.setuid(SERVER_UID)
+            result = entrypoint.check_dirs()
+            os.write(write_end, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+@pytest.fixture
+def volume_root(monkeypatch):
+    """A volume mount point and writable emptyDir stand-ins, under a directory uid 10001 can
+    traverse (pytest's tmp_path is private to root)."""
+    if os.geteuid() != 0:
+        pytest.skip("switching to uid 10001 needs root")
+    top = Path(tempfile.mkdtemp(prefix="griddb-volume-"))
+    os.chmod(top, 0o755)
+    for name in ("conf", "log", "tmp"):
+        (top / name).mkdir()
+        os.chown(top / name, SERVER_UID, SERVER_UID)
+    storage = top / "storage"
+    storage.mkdir(mode=0o755)  # root-owned, as hostPath's DirectoryOrCreate makes it
+    monkeypatch.setattr(config, "DATA_DIR", str(storage / "data"))
+    monkeypatch.setattr(config, "TXNLOG_DIR", str(storage / "txnlog"))
+    monkeypatch.setattr(config, "CONF_DIR", str(top / "conf"))
+    monkeypatch.setattr(config, "LOG_DIR", str(top / "log"))
+    monkeypatch.setattr(config, "SCRATCH_DIR", str(top / "tmp" / "griddb"))
+    yield storage
+    shutil.rmtree(top)
+
+
+def test_a_root_owned_volume_is_refused_with_the_fix(monkeypatch, volume_root):
+    problem = _check_dirs_as_server_user()
+    assert problem is not None
+    assert f"{volume_root}/data is missing and uid 10001 cannot create it" in problem
+    assert "owner 0:0, mode 0755" in problem and "Permission denied" in problem
+    assert "sudo install -d -o 10001 -g 10001 -m 0750 <griddbHostPath>" in problem
+    assert not (volume_root / "data").exists()
+
+
+def test_a_volume_prepared_for_10001_gets_data_and_txnlog_from_the_server(monkeypatch, volume_root):
+    os.chown(volume_root, SERVER_UID, SERVER_UID)  # `install -d -o 10001 -g 10001`
+    assert _check_dirs_as_server_user() is None
+    for name in ("data", "txnlog"):
+        st = os.stat(volume_root / name)
+        assert (st.st_uid, st.st_gid) == (SERVER_UID, SERVER_UID)
+        assert stat.S_IMODE(st.st_mode) == 0o750
+
+
+def test_a_world_writable_volume_works_too(monkeypatch, volume_root):
+    """local-path's directories are 0777 and root-owned (tools/e2e/manifests/local-path.yaml)."""
+    os.chmod(volume_root, 0o777)
+    assert _check_dirs_as_server_user() is None
+    assert os.stat(volume_root / "data").st_uid == SERVER_UID
+
+
+def test_data_left_by_another_user_is_refused_with_the_chown(monkeypatch, volume_root):
+    """An older release's volume: data/ owned by the official image's gsadm (1224)."""
+    for name in ("data", "txnlog"):
+        (volume_root / name).mkdir(mode=0o750)
+        os.chown(volume_root / name, 1224, 1224)
+    problem = _check_dirs_as_server_user()
+    assert f"{volume_root}/data is not writable by uid 10001 (owner 1224:1224, mode 0750)" in problem
+    assert "sudo chown -R 10001:10001 <griddbHostPath>" in problem

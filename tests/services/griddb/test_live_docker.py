@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -46,11 +47,15 @@ def env():
                     "-t", tag, str(CONTEXT)], check=True, capture_output=True, env=build_env,
                    timeout=1200)
     suffix = uuid.uuid4().hex[:6]
-    net, vol = f"gdbtest-{suffix}", f"gdbtest-{suffix}"
+    net = f"gdbtest-{suffix}"
     octet = int(suffix[:2], 16) % 200 + 20
     subnet = f"172.31.{octet}"
     docker("network", "create", "--subnet", f"{subnet}.0/24", net)
-    docker("volume", "create", vol)
+    # The volume as k3s' hostPath gives it: a host directory, here prepared for 10001 as README
+    # "Prepare k3s" says (no container of ours runs as root to do it).
+    vol = tempfile.mkdtemp(prefix="gdbtest-")
+    os.chown(vol, 10001, 10001)
+    os.chmod(vol, 0o750)
     containers = []
     try:
         yield {"image": tag, "net": net, "vol": vol, "subnet": subnet, "containers": containers}
@@ -58,7 +63,7 @@ def env():
         for c in containers:
             docker("rm", "-fv", c, check=False)
         docker("network", "rm", net, check=False)
-        docker("volume", "rm", "-f", vol, check=False)
+        shutil.rmtree(vol, ignore_errors=True)
         docker("rmi", "-f", tag, check=False)
 
 
@@ -93,13 +98,20 @@ def entrypoint_lines(name):
     return [line for line in docker("logs", name).stderr.splitlines() if "griddb-entrypoint" in line]
 
 
-def test_prepare_volume_with_only_chown_and_fowner(env):
-    out = docker("run", "--rm", "--user", "0:0", "--cap-drop", "ALL", "--cap-add", "CHOWN",
-                 "--cap-add", "FOWNER", "--network", "none",
-                 "-v", f"{env['vol']}:/var/lib/gridstore/storage",
-                 "--entrypoint", "griddb-prepare-volume", env["image"]).stdout
-    assert "data created, owner 10001:10001" in out
-    assert "txnlog created, owner 10001:10001" in out
+def test_a_volume_not_given_to_10001_stops_the_node_with_the_fix(env, tmp_path):
+    root_owned = tmp_path / "root-owned"
+    root_owned.mkdir(mode=0o755)  # what hostPath's DirectoryOrCreate makes
+    r = docker("run", "--rm", "--read-only", "--cap-drop", "ALL", "--network", "none",
+               "--tmpfs", "/tmp:uid=10001,gid=10001",
+               "--tmpfs", "/var/lib/gridstore/conf:uid=10001,gid=10001",
+               "--tmpfs", "/var/lib/gridstore/log:uid=10001,gid=10001",
+               "-v", f"{root_owned}:/var/lib/gridstore/storage",
+               "-e", "GRIDDB_CLUSTER_NAME=testCluster", "-e", "NOTIFICATION_MEMBER=1",
+               "-e", "GRIDDB_USERNAME=admin", "-e", "GRIDDB_PASSWORD=live-test-pw",
+               "-e", "POD_IP=192.0.2.1", env["image"], check=False)
+    assert r.returncode == 3
+    assert "/var/lib/gridstore/storage/data is missing and uid 10001 cannot create it" in r.stderr
+    assert "sudo install -d -o 10001 -g 10001 -m 0750 <griddbHostPath>" in r.stderr
 
 
 def test_runs_as_10001_and_is_master_on_a_read_only_root(env):

@@ -21,6 +21,7 @@ import glob
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -51,18 +52,39 @@ def detect_ip() -> Optional[str]:
     return None if ip.startswith("127.") else ip
 
 
+def _owner_and_mode(path: str) -> str:
+    st = os.stat(path)
+    return f"owner {st.st_uid}:{st.st_gid}, mode {stat.S_IMODE(st.st_mode):04o}"
+
+
+def _volume_fix() -> str:
+    """How a user hands the volume to the server user: no container of the pod runs as root
+    (Pod Security "restricted"), so it must be writable when the pod starts."""
+    uid, gid = os.getuid(), os.getgid()
+    return (f"hand it to uid {uid} first - on k3s (hostPath volume) prepare the host directory once: "
+            f"`sudo install -d -o {uid} -g {gid} -m 0750 <griddbHostPath>` (data from an older "
+            f"release: `sudo chown -R {uid}:{gid} <griddbHostPath>`), README \"Prepare k3s\"; "
+            f"other volume types get it from the pod's fsGroup or are world-writable (local-path)")
+
+
 def check_dirs() -> Optional[str]:
-    """What must be writable by the server user, with the fix in the message."""
+    """What must be writable by the server user, with the fix in the message.
+
+    data/ and txnlog/ are made here, by the server user, when the volume's root lets it (a
+    volume chowned for the pod's fsGroup, local-path's world-writable directory, or a host
+    directory the platform prepared); once they exist the volume's root is never written again."""
     for d in (config.DATA_DIR, config.TXNLOG_DIR):
         if not os.path.isdir(d):
             try:
-                os.makedirs(d, mode=0o750, exist_ok=True)
+                os.mkdir(d, 0o750)
             except OSError as e:
-                return (f"{d} is missing and cannot be created ({e.strerror}); run "
-                        "griddb-prepare-volume as root on the volume first")
+                parent = os.path.dirname(d)
+                where = f" ({_owner_and_mode(parent)})" if os.path.isdir(parent) else ""
+                return (f"{d} is missing and uid {os.getuid()} cannot create it in the volume "
+                        f"{parent}{where}: {e.strerror}; {_volume_fix()}")
         if not os.access(d, os.W_OK | os.X_OK):
-            return (f"{d} is not writable by uid {os.getuid()}; run griddb-prepare-volume "
-                    "as root on the volume first")
+            return (f"{d} is not writable by uid {os.getuid()} ({_owner_and_mode(d)}); "
+                    f"{_volume_fix()}")
     for d in (config.CONF_DIR, config.LOG_DIR, config.SCRATCH_DIR):
         try:
             os.makedirs(d, exist_ok=True)
