@@ -151,6 +151,7 @@ web = WebFrontend(
         upstreams=(("auth", auth.port), ("griddb", griddb.port)),
         image_pull_secret=pull_secret,
         service_annotations=settings.web.service_annotations,
+        wait_for_store=griddb_settings.replicas > 0,
         metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),
     opts=in_namespace,

@@ -38,7 +38,7 @@ class AuthServiceArgs:
 
 
 class AuthService(pulumi.ComponentResource):
-    url: pulumi.Output[str]
+    url: str
     port: int
     # {account: password} for the generated accounts; a secret output.
     passwords: pulumi.Output[dict[str, str]]
@@ -120,7 +120,7 @@ class AuthService(pulumi.ComponentResource):
             ),
             tmp,
         ]
-        deployment = workload.deployment(
+        workload.deployment(
             f"{name}-deployment", NAME, args.namespace, COMPONENT,
             # Each pod counts failed logins on its own (README "Throttling"): with N pods a
             # guesser spread over them gets up to N times the per-pod allowance.
@@ -135,17 +135,21 @@ class AuthService(pulumi.ComponentResource):
             opts=child,
         )
         workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
-        service = workload.service(
+        # Created beside the Deployment, not after it: Pulumi still waits for the Service's
+        # endpoints (auth's ready pods), so `up` returns only once login can reach auth.
+        workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            opts=child,
         )
         workload.ingress_policy(f"{name}-ingress", args.namespace, NAME, PORT, list(args.clients), child)
         workload.metrics_ingress_policy(f"{name}-metrics-ingress", args.namespace, NAME,
                                         args.metrics_scrape_namespace, child)
 
         self.port = PORT
-        self.url = pulumi.Output.concat("http://", service.metadata.name, ":", str(PORT))
+        # A plain string: the Service's name is fixed (NAME), so a client's Deployment built from
+        # this URL need not wait until auth's Service, and through it auth's pods, are ready.
+        self.url = f"http://{NAME}:{PORT}"
         self.passwords = pulumi.Output.secret(pulumi.Output.all(**{a: p.result for a, p in passwords.items()}))
         self.register_outputs({"url": self.url, "passwords": self.passwords})
 

@@ -47,7 +47,7 @@ class GridDbNodeArgs:
 
 
 class GridDbNode(pulumi.ComponentResource):
-    host: pulumi.Output[str]
+    host: str
     port: int
     cluster_name: pulumi.Output[str]
     credentials_secret_name: pulumi.Output[str]
@@ -101,11 +101,13 @@ class GridDbNode(pulumi.ComponentResource):
         # The StatefulSet names the claim by its constant name, not by the claim's output: it must
         # not wait for a Bound claim, because on a WaitForFirstConsumer class the claim binds only
         # once this pod is scheduled.
-        statefulset = self._stateful_set(name, args, credentials, child)
-        service = workload.service(
+        self._stateful_set(name, args, credentials, child)
+        # Created beside the StatefulSet, not after it; Pulumi still waits for its endpoints
+        # (the node's MASTER status) while the node runs.
+        workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
+            opts=child,
             # ClusterIP only: the node hands clients its pod IP, which only in-cluster clients reach.
             service_type="ClusterIP",
             # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.
@@ -119,7 +121,9 @@ class GridDbNode(pulumi.ComponentResource):
             f"{name}-egress", args.namespace, NAME, [(NAME, [TRANSACTION_PORT, 10010, 10020, 10040])], child
         )
 
-        self.host = service.metadata.name
+        # A plain string: the Service's name is fixed (NAME), so web's Deployment, whose GridDB
+        # address this is, is not held back until GridDB's pod is ready.
+        self.host = NAME
         self.port = TRANSACTION_PORT
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         self.credentials_secret_name = credentials.metadata.name

@@ -15,6 +15,9 @@ COMPONENT = "web-frontend"
 # The port the server listens on inside the container (WEB_PORT). The Service's targetPort
 # names it, so the original's fault (targetPort 8000, server on 8080) cannot come back.
 CONTAINER_PORT = 8080
+# How long a new pod may wait for GridDB before the kubelet restarts it: Pulumi's own wait for a
+# Deployment (10 minutes), so a GridDB that takes long to start is waited for, not fought.
+STORE_START_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class WebFrontendArgs:
     metrics_scrape_namespace: Optional[str] = None
     # e.g. a cloud load balancer's settings (TLS certificate, internal scheme): README.md
     service_annotations: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None
+    # True when GridDB runs: a new pod counts as started only once it reached GridDB, so `up`
+    # (which waits for the rollout) returns when the todo API answers. False when GridDB is
+    # parked: nothing to reach, the API answers 503 and the pod starts at once.
+    wait_for_store: bool = False
 
 
 class WebFrontend(pulumi.ComponentResource):
@@ -78,11 +85,19 @@ class WebFrontend(pulumi.ComponentResource):
             # answers 503), so it stays in the Service.
             readiness_probe=workload.http_probe("/healthz", "http", period=5),
             liveness_probe=workload.http_probe("/healthz", "http", period=15),
-            # /startupz: up, and its first GridDB connection attempt made (connected or not).
-            startup_probe=workload.startup_probe("/startupz", "http", budget_seconds=60),
+            # With GridDB running, /readyz: 200 once the store is connected. Only at start: a
+            # started pod keeps serving the UI and login through a GridDB outage (probes above).
+            # Started with GridDB, not after it, so web's rollout runs beside GridDB's and `up`
+            # returns with the todo API answering. Parked, /startupz: up, and its first
+            # connection attempt made, so no rollout waits for a GridDB that is not there.
+            startup_probe=(
+                workload.http_probe("/readyz", "http", period=1, failure_threshold=STORE_START_SECONDS)
+                if args.wait_for_store
+                else workload.startup_probe("/startupz", "http", budget_seconds=60)
+            ),
             lifecycle=workload.endpoint_removal_pause(),
         )
-        deployment = workload.deployment(
+        workload.deployment(
             f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
             # Stateless: roll one pod at a time and never drop below the wanted count.
             strategy=workload.one_at_a_time(),
@@ -98,7 +113,9 @@ class WebFrontend(pulumi.ComponentResource):
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            # Created beside the Deployment: Pulumi waits for the Service's endpoints (and its
+            # load balancer's address) anyway, i.e. until web's pods are ready.
+            opts=child,
             service_type=args.service_type,
             annotations=args.service_annotations,
             # Local: the pod sees the client's own address (auth throttles logins by it); the

@@ -107,6 +107,7 @@ def test_1_preview_lists_every_resource(project: Project):
 
 def test_2_up_builds_pushes_and_becomes_ready(project: Project):
     project.pulumi("up", "--yes", "--skip-preview")
+    _answers_at_once(project)
     images = project.output("images")
     deployments = _deployment_images(project)
     for service in ("auth", "web") + (("griddb",) if FULL else ()):
@@ -120,6 +121,20 @@ def test_2_up_builds_pushes_and_becomes_ready(project: Project):
     assert {w["kind"] for w in _workloads(project) if w["metadata"]["name"] == "griddb"} == {"StatefulSet"}
     if project.stack == "e2e-cloud":
         _check_the_cloud_path(project)
+
+
+def _answers_at_once(project: Project) -> None:
+    """The readiness guarantee: when `up` returns, login and the todo API answer through the web
+    Service on the first try (no retry, no sleep), though the rollouts ran side by side."""
+    password, url = _demo_password(project), project.web_url
+    login = requests.post(f"{url}/api/login", json={"username": "demo", "password": password}, timeout=10)
+    assert login.status_code == 200, login.text
+    todos = requests.get(f"{url}/api/todos", headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+                         timeout=10)
+    if FULL:
+        assert todos.status_code == 200, todos.text
+    else:  # GridDB parked: the API says so at once instead of failing
+        assert todos.status_code == 503 and STORE_DOWN in todos.json()["detail"]
 
 
 def _check_the_cloud_path(project: Project) -> None:

@@ -470,3 +470,76 @@ def test_kubernetes_objects_carry_the_recommended_labels(any_run):
         assert labels.get("app.kubernetes.io/part-of") == "griddb-todo", resource.name
         if resource.kind in ("Deployment", "StatefulSet", "Service"):
             assert {"app.kubernetes.io/name", "app.kubernetes.io/component"} <= set(labels), resource.name
+
+
+# --- deploy order: rollouts run side by side, `up` still returns only when the app answers ---
+
+# What pulumi-kubernetes waits on until pods are ready: a workload's rollout, a Service's
+# endpoints. A resource that depends on one of these is created only after those pods are ready.
+WAITS_FOR_PODS = ("Deployment", "StatefulSet", "Service")
+
+
+def waited_for_before(run: ProgramRun, resource) -> set[str]:
+    """URNs of everything the engine finishes before it creates `resource` (its dependencies,
+    transitively)."""
+    by_urn = {r.urn: r for r in run.resources}
+    seen, todo = set(), list(resource.dependencies)
+    while todo:
+        urn = todo.pop()
+        if urn not in seen:
+            seen.add(urn)
+            todo.extend(by_urn[urn].dependencies if urn in by_urn else [])
+    return seen
+
+
+def pod_waits(run: ProgramRun, resource) -> list[str]:
+    by_urn = {r.urn: r for r in run.k8s_objects()}
+    return sorted(f"{by_urn[u].kind}/{by_urn[u].outputs['metadata']['name']}"
+                  for u in waited_for_before(run, resource) if u in by_urn and by_urn[u].kind in WAITS_FOR_PODS)
+
+
+def test_no_rollout_waits_for_another_services_pods(any_run):
+    """kubectl starts all rollouts at once; so does `up`: web's Deployment is not held back until
+    auth (or GridDB) is ready, as it was when its addresses came from the Services' outputs."""
+    for name in ("web", "auth", "griddb"):
+        assert pod_waits(any_run, any_run.workload(name)) == [], name
+
+
+def test_services_are_created_beside_their_pods_not_after_them(any_run):
+    for name in ("web", "auth", "griddb"):
+        assert pod_waits(any_run, any_run.kube("Service", name)) == [], name
+
+
+def test_every_rollout_and_service_is_still_waited_for(any_run):
+    """No skipAwait on what a user relies on: `up` returns once auth's and web's pods are ready
+    and their Services have endpoints (and GridDB's, while it runs)."""
+    for kind in ("Deployment", "StatefulSet", "Service"):
+        for resource in (r for r in any_run.k8s_objects() if r.kind == kind):
+            annotations = resource.inputs["metadata"].get("annotations") or {}
+            assert "pulumi.com/skipAwait" not in annotations, resource.name
+
+
+def test_web_starts_only_once_it_reached_griddb_while_griddb_runs(any_run):
+    """Started beside GridDB, web's new pod counts as started (so its rollout, so `up`) only once
+    its store answers: the todo API works when `up` returns. Readiness and liveness stay on
+    /healthz, so a started pod keeps serving the UI and login through a GridDB outage."""
+    web = container(any_run, "web")
+    startup = web["startupProbe"]
+    assert startup["httpGet"] == {"path": "/readyz", "port": "http"}
+    # As long as Pulumi waits for the rollout (10 minutes) before the kubelet gives up on it.
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+    assert startup["periodSeconds"] <= 2  # noticed within a couple of seconds
+    assert web["readinessProbe"]["httpGet"]["path"] == web["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_web_starts_at_once_while_griddb_is_parked():
+    from harness import run_program
+
+    run = run_program("e2e")  # griddbReplicas 0: no node to reach, the todo API answers 503
+    assert run.kube("StatefulSet", "griddb").inputs["spec"]["replicas"] == 0
+    # Started once its first connection attempt is made (it fails: no node), not once connected.
+    startup = container(run, "web")["startupProbe"]
+    assert startup["httpGet"] == {"path": "/startupz", "port": "http"}
+    assert startup["periodSeconds"] * startup["failureThreshold"] < 600
+    # The parked node's Service has no endpoints to wait for (the one skipAwait).
+    assert run.kube("Service", "griddb").inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}

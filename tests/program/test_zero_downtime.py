@@ -97,9 +97,10 @@ def test_a_slow_start_is_not_taken_for_a_hung_process(any_run):
     for name in HTTP_SERVICES:
         c = container(any_run, name)
         startup = c["startupProbe"]
-        # web: once its first GridDB connection attempt is made, so a new pod does not take
-        # traffic it would answer 503 only because it has not connected yet
-        path = {"web": "/startupz", "auth": "/healthz"}[name]
+        # web, GridDB running (every stack here): once its store is connected, so a new pod
+        # does not take traffic it would answer 503 only because it has not connected yet
+        # (parked: /startupz, test_resource_graph.test_web_starts_at_once_while_griddb_is_parked)
+        path = {"web": "/readyz", "auth": "/healthz"}[name]
         assert startup["httpGet"] == {"path": path, "port": "http"}
         # asked often (a ready pod joins the Service soon), yet given 30 s or more to start
         assert startup["periodSeconds"] <= 2, name

@@ -6,8 +6,12 @@
 
 The kubectl side applies the very objects the program produces (rendered by the program
 tests' mocks harness), with real images and real keys, in a namespace of its own, so both sides
-do the same work. Needs `tools/e2e/up` first. Prints seconds per step and the ratio.
-Usage: tools/e2e/bench [--runs N]
+do the same work. Needs `tools/e2e/up` first. Prints seconds per step and the ratio, and for
+each Pulumi step where its time went (tools/e2e/eventlog.py: phases, the slowest resources and
+the critical path, from the engine's event log).
+With E2E_GRIDDB_IMAGE set (a local GridDB image), GridDB runs on both sides and its rollout is
+part of every wait.
+Usage: tools/e2e/bench [--runs N] [--record DIR]   (DIR keeps each step's event log and state)
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "program"))
+sys.path.insert(0, str(ROOT / "tools" / "e2e"))
+import eventlog  # noqa: E402
 import harness  # noqa: E402
 
 ENV_FILE = Path(os.environ.get("E2E_ENV_FILE", "/var/lib/griddb-todo-e2e/cluster.env"))
@@ -39,6 +45,10 @@ PULUMI_NS, KUBECTL_NS = "griddb-todo-bench", "griddb-todo-bench-kubectl"
 # Its own namespace, volume and port, so it never touches the e2e tests' stack.
 BENCH_CONFIG = {"namespace": PULUMI_NS, "griddbHostPath": "/var/lib/griddb-todo-e2e/bench-data",
                 "webPort": "8081", "protectData": "false"}
+GRIDDB_IMAGE = os.environ.get("E2E_GRIDDB_IMAGE", "")
+if GRIDDB_IMAGE:  # as tests/e2e does: the node runs, built on the local GridDB image
+    BENCH_CONFIG.update(griddbReplicas="1", griddbBaseImage=GRIDDB_IMAGE)
+SERVICES = ("auth", "web", "griddb") if GRIDDB_IMAGE else ("auth", "web")
 
 
 def environment() -> dict[str, str]:
@@ -69,17 +79,40 @@ def touch_web(workdir: Path, run: int) -> None:
 
 # --- the Pulumi side -------------------------------------------------------------------------
 
-def pulumi_side(env: dict, workdir: Path, run: int) -> dict[str, float]:
+def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record: Path) -> float:
+    """Run one timed Pulumi command with the engine's event log on, and print where its time went."""
+    label = step.replace(" ", "-")
+    log = record / f"{label}.events.jsonl"
+    log.unlink(missing_ok=True)
+    started = time.monotonic()
+    # --event-log exists only with PULUMI_DEBUG_COMMANDS set (pulumi 3.274's up and preview).
+    with eventlog.EventLogTail(log, started) as tail:
+        seconds = timed({**env, "PULUMI_DEBUG_COMMANDS": "true"}, workdir, [*command, "--event-log", str(log)])
+    state = subprocess.run(["pulumi", "stack", "export", "--stack", "bench"], cwd=workdir, env=env,
+                           capture_output=True, text=True, check=True).stdout
+    (record / f"{label}.state.json").write_text(state)
+    stamped = record / f"{label}.stamped.jsonl"
+    stamped.write_text("".join(json.dumps({"at": round(e.at, 3), "event": e.event}) + "\n" for e in tail.events))
+    print(eventlog.report(step, tail.events, seconds, eventlog.dependencies_from_state(json.loads(state))), flush=True)
+    return seconds
+
+
+def pulumi_side(env: dict, workdir: Path, run: int, record: Path) -> dict[str, float]:
     stack = ["--stack", "bench", "--non-interactive"]
     timed(env, workdir, ["pulumi", "stack", "select", "--create", *stack])
+    record = record / f"run-{run + 1}"
+    record.mkdir(parents=True, exist_ok=True)
+    up = ["pulumi", "up", "--yes", "--skip-preview", *stack]
     results = {
-        "cold deploy": timed(env, workdir, ["pulumi", "up", "--yes", "--skip-preview", *stack]),
-        "no-change check": timed(env, workdir, ["pulumi", "preview", "--expect-no-changes", *stack]),
+        "cold deploy": pulumi_step(env, workdir, "cold deploy", up, record),
+        "no-change check": pulumi_step(env, workdir, "no-change check",
+                                       ["pulumi", "preview", "--expect-no-changes", *stack], record),
     }
     touch_web(workdir, run)
-    results["web change rolled out"] = timed(env, workdir, ["pulumi", "up", "--yes", "--skip-preview", *stack])
+    results["web change rolled out"] = pulumi_step(env, workdir, "web change rolled out", up, record)
     timed(env, workdir, ["pulumi", "destroy", "--yes", "--skip-preview", *stack],
-          ["pulumi", "stack", "rm", "--yes", *stack])
+          # --preserve-config: the next run's stack uses Pulumi.bench.yaml again (stack rm deletes it).
+          ["pulumi", "stack", "rm", "--yes", "--preserve-config", *stack])
     return results
 
 
@@ -87,7 +120,8 @@ def pulumi_side(env: dict, workdir: Path, run: int) -> dict[str, float]:
 
 def build_and_push(env: dict, workdir: Path, service: str, base: str) -> str:
     image = f"127.0.0.1:5000/{service}:bench-kubectl"
-    timed(env, workdir, ["docker", "build", "-q", "--platform", "linux/amd64", "--build-arg", f"PYTHON_BASE_IMAGE={base}",
+    base_arg = f"GRIDDB_BASE_IMAGE={GRIDDB_IMAGE}" if service == "griddb" else f"PYTHON_BASE_IMAGE={base}"
+    timed(env, workdir, ["docker", "build", "-q", "--platform", "linux/amd64", "--build-arg", base_arg,
                          "-t", image, f"services/{service}"], ["docker", "push", "-q", image])
     out = subprocess.run(["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{println .}}{{end}}", image],
                          env=env, capture_output=True, text=True, check=True).stdout.split()
@@ -113,7 +147,7 @@ def manifests(images: dict[str, str], values: dict[str, str]) -> str:
         obj["metadata"]["name"] = resource.outputs["metadata"]["name"]
         if obj["kind"] == "Secret":
             obj["stringData"] = {k: values.get(k, v) for k, v in obj["stringData"].items()}
-        for pod in [obj["spec"]["template"]["spec"]] if obj["kind"] == "Deployment" else []:
+        for pod in [obj["spec"]["template"]["spec"]] if obj["kind"] in ("Deployment", "StatefulSet") else []:
             for c in pod["containers"] + pod.get("initContainers", []):
                 service = obj["metadata"]["name"]
                 c["image"] = images.get(service, c["image"])
@@ -125,9 +159,10 @@ def manifests(images: dict[str, str], values: dict[str, str]) -> str:
 
 def kubectl_side(env: dict, workdir: Path, run: int, base: str) -> dict[str, float]:
     manifest = workdir / "bench-manifests.yaml"
-    rollout = ["kubectl", "-n", KUBECTL_NS, "rollout", "status", "deployment/auth", "deployment/web", "--timeout=600s"]
+    workloads = ["deployment/auth", "deployment/web"] + (["statefulset/griddb"] if GRIDDB_IMAGE else [])
+    rollout = ["kubectl", "-n", KUBECTL_NS, "rollout", "status", *workloads, "--timeout=600s"]
     started = time.monotonic()
-    images = {s: build_and_push(env, workdir, s, base) for s in ("auth", "web")}
+    images = {s: build_and_push(env, workdir, s, base) for s in SERVICES}
     values = real_secrets()  # once: the Secrets are immutable, as the program makes them
     manifest.write_text(manifests(images, values))
     results = {"cold deploy": time.monotonic() - started + timed(env, workdir, ["kubectl", "apply", "-f", str(manifest)], rollout)}
@@ -149,7 +184,9 @@ def kubectl_side(env: dict, workdir: Path, run: int, base: str) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1, help="repeat each side N times and report the median")
-    runs = parser.parse_args().runs
+    parser.add_argument("--record", type=Path, help="keep each Pulumi step's event log and state here")
+    arguments = parser.parse_args()
+    runs = arguments.runs
     env = environment()
     e2e = yaml.safe_load((ROOT / "Pulumi.e2e.yaml").read_text())["config"]
     base = e2e["griddb-todo:pythonBaseImage"]
@@ -165,15 +202,17 @@ def main() -> None:
                    NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
         (Path(tmp) / "state").mkdir()
         print("warming Docker's build cache ...", flush=True)
-        for service in ("auth", "web"):
+        for service in SERVICES:
             build_and_push(env, workdir, service, base)
+        record = arguments.record.resolve() if arguments.record else Path(tmp) / "record"
         pulumi_runs, kubectl_runs = [], []
         for run in range(runs):
             print(f"run {run + 1}/{runs}: pulumi ...", flush=True)
-            pulumi_runs.append(pulumi_side(env, workdir, run))
+            pulumi_runs.append(pulumi_side(env, workdir, run, record))
             print(f"run {run + 1}/{runs}: kubectl ...", flush=True)
             kubectl_runs.append(kubectl_side(env, workdir, run, base))
-    print(f"\n{'step':<24}{'pulumi s':>10}{'kubectl s':>11}{'ratio':>8}   (median of {runs})")
+    print(f"\n{'step':<24}{'pulumi s':>10}{'kubectl s':>11}{'ratio':>8}   (median of {runs}; "
+          f"GridDB {'running' if GRIDDB_IMAGE else 'parked'})")
     for step in pulumi_runs[0]:
         p = statistics.median(r[step] for r in pulumi_runs)
         k = statistics.median(r[step] for r in kubectl_runs)

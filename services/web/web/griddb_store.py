@@ -6,9 +6,11 @@ jar is not on Maven Central as reachable from our builds (nor gridstore >= 5.7).
 same Java API it wraps, directly, with the gridstore jar pinned in the Dockerfile.
 
 Threading: JPype lets any thread call Java, but a GridStore is not thread-safe, so every Java
-call happens on ONE worker thread (a single-thread executor) that owns the one GridStore of
-this process, created once and reused for all requests. A supervisor thread connects in the
-background with capped exponential backoff, creates the collection if absent (idempotent), and
+call happens on one of a few worker threads (an executor of `workers` threads), each of which
+owns its own GridStore and collection handle, opened on its first call and reused for all
+requests after it. One worker serialised every request: at 400 req/s the queue in front of it
+grew without bound; several let GridDB's round trips overlap (Java releases the GIL). A supervisor thread connects in the
+background with capped exponential backoff (capped lower until the first connection), creates the collection if absent (idempotent), and
 checks the connection every few seconds; while GridDB is unreachable the store reports
 ready() == False and every operation raises StoreUnavailable at once (the API answers 503).
 """
@@ -53,10 +55,13 @@ def tql_string(value: str) -> str:
 
 
 class GridDBStore:
+    blocking = True  # every call waits for GridDB: the API runs it off the event loop
+
     def __init__(self, notification_member: str, cluster_name: str, username: str, password: str,
                  *, container: str = CONTAINER, op_timeout: float = 5.0,
                  failover_timeout: int = 5, check_interval: float = 5.0,
-                 backoff_max: float = 5.0, start: bool = True):
+                 backoff_max: float = 5.0, start_backoff_max: float = 2.0, workers: int = 4,
+                 start: bool = True):
         self._props = {
             "notificationMember": notification_member,
             "clusterName": cluster_name,
@@ -70,14 +75,25 @@ class GridDBStore:
         self.op_timeout = op_timeout
         self.check_interval = check_interval
         self.backoff_max = backoff_max
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="griddb")
+        # Until the first connection: a pod that starts beside its GridDB node (one `pulumi up`
+        # rolls both out at once) must notice the node within a second or two of its becoming
+        # ready, not after a 30 s backoff; the pod's start (web's startup probe) waits on it.
+        self.start_backoff_max = start_backoff_max
+        self._connected_once = False
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="griddb")
         self._ready = threading.Event()
         self._first_attempt = threading.Event()  # set once the first connect succeeded or failed
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._gs = None  # the GridStore, touched only on the worker thread
-        self._col = None
-        self._j = None   # Java classes, loaded on the worker thread
+        # Per worker thread: (generation, GridStore, collection), touched only by that thread.
+        self._local = threading.local()
+        # Bumped by every successful (re)connect of the supervisor: a worker whose GridStore is
+        # from an older generation closes it and opens a new one before its next call.
+        self._generation = 0
+        self._opened: list = []  # every handle opened, to close them all on close()
+        self._opened_lock = threading.Lock()
+        self._java_lock = threading.Lock()
+        self._j = None   # Java classes, loaded once, on whichever worker comes first
         self.connect_attempts = 0
         self.last_error: str | None = None
         self._supervisor = threading.Thread(target=self._supervise, name="griddb-supervisor",
@@ -87,8 +103,10 @@ class GridDBStore:
 
     # ---- worker-thread side ---------------------------------------------------------------
     def _load_java(self):
-        if self._j is not None:
-            return self._j
+        with self._java_lock:
+            return self._j or self._start_java()
+
+    def _start_java(self):
         import jpype
         import jpype.imports  # noqa: F401
         if not jpype.isJVMStarted():
@@ -112,32 +130,68 @@ class GridDBStore:
         }
         return self._j
 
-    def _connect(self) -> None:
+    def _open(self, create: bool):
+        """A new GridStore and collection handle for the calling worker thread; with `create`,
+        the collection is created if absent (idempotent: putContainer with modifiable=false
+        creates it or opens the existing one with the same schema; createIndex is a no-op if
+        the index exists)."""
         j = self._load_java()
-        self._disconnect()
         props = j["Properties"]()
         for k, v in self._props.items():
             props.setProperty(k, v)
         gs = j["GridStoreFactory"].getInstance().getGridStore(props)
         try:
-            cols = j["ArrayList"]()
-            t = j["GSType"]
-            for name, typ in (("id", t.STRING), ("owner", t.STRING), ("title", t.STRING),
-                              ("done", t.BOOL), ("created_at", t.TIMESTAMP)):
-                cols.add(j["ColumnInfo"](name, typ))
-            info = j["ContainerInfo"](self.container_name, j["ContainerType"].COLLECTION, cols, True)
-            # putContainer with modifiable=false creates the collection or opens the existing
-            # one with the same schema; createIndex is a no-op if the index exists.
-            col = gs.putContainer(self.container_name, info, False)
-            col.createIndex("owner", j["IndexType"].TREE)
+            if create:
+                cols = j["ArrayList"]()
+                t = j["GSType"]
+                for name, typ in (("id", t.STRING), ("owner", t.STRING), ("title", t.STRING),
+                                  ("done", t.BOOL), ("created_at", t.TIMESTAMP)):
+                    cols.add(j["ColumnInfo"](name, typ))
+                info = j["ContainerInfo"](self.container_name, j["ContainerType"].COLLECTION, cols, True)
+                col = gs.putContainer(self.container_name, info, False)
+                col.createIndex("owner", j["IndexType"].TREE)
+            else:
+                col = gs.getContainer(self.container_name)
+                if col is None:
+                    raise RuntimeError(f"container {self.container_name} vanished")
         except BaseException:
             gs.close()
             raise
-        self._gs, self._col = gs, col
+        return gs, col
 
-    def _disconnect(self) -> None:
-        col, gs = self._col, self._gs
-        self._col = self._gs = None
+    def _open_for_this_worker(self, create: bool):
+        gs, col = self._open(create)
+        with self._opened_lock:
+            self._opened.append((gs, col))
+        return gs, col
+
+    def _handles(self):
+        """This worker's (GridStore, collection), opened again after every reconnect."""
+        held = getattr(self._local, "handles", None)
+        if held is not None and held[0] == self._generation:
+            return held[1], held[2]
+        self._close_local()
+        generation = self._generation
+        gs, col = self._open_for_this_worker(create=False)
+        self._local.handles = (generation, gs, col)
+        return gs, col
+
+    def _grid_store(self):
+        return self._handles()[0]
+
+    def _collection(self):
+        return self._handles()[1]
+
+    def _close_local(self) -> None:
+        held = getattr(self._local, "handles", None)
+        self._local.handles = None
+        if held is not None:
+            self._close_handles(held[1], held[2])
+
+    def _close_handles(self, gs, col) -> None:
+        with self._opened_lock:
+            if (gs, col) in self._opened:
+                self._opened.remove((gs, col))
         for obj in (col, gs):
             if obj is not None:
                 try:
@@ -145,10 +199,16 @@ class GridDBStore:
                 except Exception:  # noqa: BLE001 - closing a broken connection
                     pass
 
+    def _connect(self) -> None:
+        """The supervisor's (re)connect, on a worker thread: make sure the collection exists,
+        then let every worker reopen its handles."""
+        self._close_local()
+        gs, col = self._open_for_this_worker(create=True)
+        self._generation += 1
+        self._local.handles = (self._generation, gs, col)
+
     def _ping(self) -> None:
-        if self._gs is None:
-            raise RuntimeError("not connected")
-        if self._gs.getContainerInfo(self.container_name) is None:
+        if self._grid_store().getContainerInfo(self.container_name) is None:
             raise RuntimeError(f"container {self.container_name} vanished")
 
     def _row_to_todo(self, row) -> Todo:
@@ -158,16 +218,17 @@ class GridDBStore:
                     created_at=datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
 
     def _put(self, todo: Todo) -> None:
-        row = self._col.createRow()
+        col = self._collection()
+        row = col.createRow()
         row.setString(0, todo.id)
         row.setString(1, todo.owner)
         row.setString(2, todo.title)
         row.setBool(3, todo.done)
         row.setTimestamp(4, self._j["Date"](int(todo.created_at.timestamp() * 1000)))
-        self._col.put(row)
+        col.put(row)
 
     def _get(self, owner: str, todo_id: str) -> Todo | None:
-        row = self._col.get(todo_id)
+        row = self._collection().get(todo_id)
         if row is None:
             return None
         todo = self._row_to_todo(row)
@@ -217,9 +278,11 @@ class GridDBStore:
                         "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
                         "reason": self.last_error}})
                     self._stop.wait(delay * random.uniform(0.8, 1.2))
-                    delay = min(delay * 2, self.backoff_max)
+                    cap = self.backoff_max if self._connected_once else min(self.backoff_max, self.start_backoff_max)
+                    delay = min(delay * 2, cap)
                     continue
                 delay = 0.5
+                self._connected_once = True
                 self.last_error = None
                 self._ready.set()
                 self._first_attempt.set()
@@ -249,7 +312,7 @@ class GridDBStore:
         check_owner(owner)
 
         def run():
-            q = self._col.query(
+            q = self._collection().query(
                 f"select * where owner = {tql_string(owner)} order by created_at asc")
             rs = q.fetch(False)
             out = []
@@ -298,7 +361,7 @@ class GridDBStore:
         def run():
             if self._get(owner, todo_id) is None:
                 return False
-            return bool(self._col.remove(todo_id))
+            return bool(self._collection().remove(todo_id))
         return self._call(run)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -311,13 +374,18 @@ class GridDBStore:
         self._wake.set()
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=max(0.0, deadline - time.monotonic()) / 2)
-        # Queued behind the operations still running: those finish first.
-        closing = self._executor.submit(self._disconnect)
-        if connected:
-            try:
-                closing.result(timeout=max(0.1, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001 - a worker stuck in a dead connection: give up on it
-                log.warning("GridDB connection not closed in time")
-        # Not connected: nothing is open to wait for (a connection attempt still in flight is
-        # closed by the _disconnect queued behind it, if it ever succeeds).
-        self._executor.shutdown(wait=False)
+        # Operations still running finish first, then every worker's handles are closed; all of
+        # it within the budget, from a helper thread (a worker stuck in a dead connection would
+        # otherwise hold the shutdown past the pod's grace period).
+        closer = threading.Thread(target=self._close_all, name="griddb-close", daemon=True)
+        closer.start()
+        closer.join(timeout=max(0.1, deadline - time.monotonic()))
+        if connected and closer.is_alive():
+            log.warning("GridDB connection not closed in time")
+
+    def _close_all(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._opened_lock:
+            opened = list(self._opened)
+        for gs, col in opened:  # no worker runs any more: safe from this thread
+            self._close_handles(gs, col)

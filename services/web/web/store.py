@@ -88,7 +88,13 @@ class TodoStore(Protocol):
     """Every method may raise StoreUnavailable. Methods taking an id return None (or False)
     when no todo with that id belongs to owner, whether it does not exist or is someone else's
     (an id of the wrong form included). create and update raise InvalidValue, before anything
-    is written, for a title or owner that check_title/check_owner refuse."""
+    is written, for a title or owner that check_title/check_owner refuse.
+
+    `blocking`: True when a call waits on I/O (GridDB), so the API runs it off the event loop;
+    False when it only takes a lock in memory, so the API calls it inline (a thread hop costs
+    more than the call)."""
+
+    blocking: bool
 
     def ready(self) -> bool: ...
     def first_attempt_done(self) -> bool: ...  # connected or failed once (the startup probe)
@@ -102,6 +108,8 @@ class TodoStore(Protocol):
 
 class MemoryStore:
     """Process-local store for tests and benchmarks (TODO_STORE=memory). Data dies with the process."""
+
+    blocking = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

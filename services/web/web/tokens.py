@@ -135,6 +135,20 @@ class TokenVerifier:
             raise InvalidToken("token signed by an unknown key", "unknown_key")
         return key
 
+    def cached(self, token: str) -> dict | None:
+        """The claims of a token verify() accepted before, when that answer still holds and
+        needs nothing fetched (key set fresh, key still in it, not expired); None otherwise,
+        and the caller falls back to verify(). Never blocks: safe on an event loop."""
+        if self._last_success is None or self._clock() - self._last_success > self.max_key_age:
+            return None
+        cached = self._verified.get(token)
+        if cached is None:
+            return None
+        kid, claims = cached
+        if kid in self._keys and claims["exp"] + self.leeway > self._wall():
+            return claims
+        return None
+
     def verify(self, token: str) -> dict:
         self._keys_fresh()
         cached = self._verified.get(token)

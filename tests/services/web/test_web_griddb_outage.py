@@ -135,7 +135,7 @@ class FakeGridStore:
 
 
 class StoreOnFakeNode(GridDBStore):
-    """GridDBStore with only the Java boundary replaced: connect, and the classes it loads."""
+    """GridDBStore with only the Java boundary replaced: opening handles, and the classes it loads."""
 
     def __init__(self, node: FakeNode, **kwargs):
         self.node = node
@@ -145,11 +145,11 @@ class StoreOnFakeNode(GridDBStore):
         self._j = {"Date": FakeDate}
         return self._j
 
-    def _connect(self) -> None:
+    def _open(self, create: bool):
+        """One worker's handles (the real one opens a GridStore and gets the collection)."""
         self._load_java()
-        self._disconnect()
         self.node.answer()
-        self._gs, self._col = FakeGridStore(self.node), FakeCollection(self.node)
+        return FakeGridStore(self.node), FakeCollection(self.node)
 
 
 @pytest.fixture()

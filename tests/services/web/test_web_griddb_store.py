@@ -166,6 +166,47 @@ def test_supervisor_connects_after_failures_and_reconnects_after_a_lost_connecti
         store.close()
 
 
+def test_a_starting_store_retries_often_until_its_first_connection_then_backs_off():
+    """A pod started beside its GridDB node (one `pulumi up` rolls both out) notices the node
+    soon after it is ready; a store that lost its connection backs off as before."""
+    from web.griddb_store import GridDBStore
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, check_interval=0.1,
+                        backoff_max=30.0, start_backoff_max=0.25)
+    attempts, node_up = [], {"up": False}
+
+    def connect():
+        attempts.append(time.monotonic())
+        if not node_up["up"]:
+            raise RuntimeError("JC_BAD_CONNECTION")
+
+    def ping():
+        if not node_up["up"]:
+            raise RuntimeError("connection reset")
+
+    store._connect, store._ping = connect, ping
+    store._supervisor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(attempts) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+        # 0.5 s, then the start cap: without it the gaps would double (1, 2, 4 s).
+        assert len(gaps) >= 4 and all(g < 0.45 for g in gaps[1:4]), gaps
+        node_up["up"] = True
+        assert store.wait_ready(5)
+        node_up["up"] = False
+        lost = len(attempts)
+        deadline = time.monotonic() + 10
+        while len(attempts) < lost + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        after = [b - a for a, b in zip(attempts[lost:], attempts[lost + 1:])]
+        # Once connected, a loss is retried with the growing backoff: 0.5 s, then 1 s.
+        assert len(after) >= 2 and after[1] >= 0.75, after
+    finally:
+        store.close()
+
+
 def test_each_griddb_failure_is_counted_with_its_reason():
     """The reasons web's griddb_operation_errors_total carries (no JVM needed: the Java side
     is never reached, or replaced)."""
@@ -185,7 +226,8 @@ def test_each_griddb_failure_is_counted_with_its_reason():
 
         store._ready.set()  # "connected", but the node does not answer in time
         answer = threading.Event()
-        store._col = type("SlowCollection", (), {"remove": lambda self, key: answer.wait(5)})()
+        slow = type("SlowCollection", (), {"remove": lambda self, key: answer.wait(5)})()
+        store._collection = lambda: slow
         store._get = lambda owner, todo_id: object()
         with pytest.raises(StoreUnavailable):
             measured.delete("alice", "a" * 32)
@@ -194,7 +236,7 @@ def test_each_griddb_failure_is_counted_with_its_reason():
         answer.set()  # the late answer arrives; the worker is free again
 
         store._ready.set()  # "connected", but the Java client raises
-        store._col = None
+        store._collection = lambda: None  # the Java call fails (here: on None)
         with pytest.raises(StoreUnavailable):
             measured.list("alice")
         assert errors("list", "failed") == 1
@@ -204,6 +246,78 @@ def test_each_griddb_failure_is_counted_with_its_reason():
                    for reason in ("not_connected", "timeout", "failed")) == 3
     finally:
         store.close()
+
+
+class _FakeHandle:
+    """A GridStore or collection handle with the Java client replaced: it fails the test when two
+    threads use it at once (GridStore is not thread-safe), and each query takes 0.1 s."""
+
+    def __init__(self):
+        self.busy, self.threads, self.closed = False, set(), False
+
+    def query(self, tql):
+        assert not self.busy, "one GridDB handle used by two threads at once"
+        self.busy = True
+        self.threads.add(threading.get_ident())
+        time.sleep(0.1)
+        self.busy = False
+        return _FakeQuery()
+
+    def close(self):
+        self.closed = True
+
+
+class _FakeQuery:
+    def fetch(self, for_update):
+        return self
+
+    def hasNext(self):  # noqa: N802 - the Java API's name
+        return False
+
+    def close(self):
+        pass
+
+
+def test_workers_each_own_a_handle_and_their_calls_overlap():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web.griddb_store import GridDBStore
+
+    store = GridDBStore("h:1", "c", "u", "p", start=False, workers=4)
+    opened = []
+
+    def fake_open(create):
+        gs, col = _FakeHandle(), _FakeHandle()
+        opened.append((threading.get_ident(), create, gs, col))
+        return gs, col
+
+    store._open = fake_open
+    try:
+        store._call(store._connect, check_ready=False)
+        store._ready.set()
+        with ThreadPoolExecutor(8) as callers:
+            started = time.monotonic()
+            assert list(callers.map(lambda _: store.list("alice"), range(8))) == [[]] * 8
+            elapsed = time.monotonic() - started
+        # 8 calls of 0.1 s: about 0.2 s on 4 workers; one worker (the old design) takes 0.8 s.
+        assert elapsed < 0.6, elapsed
+        assert all(len(col.threads) <= 1 for _, _, _, col in opened)
+        threads = [t for t, _, _, _ in opened]
+        assert len(threads) == len(set(threads)) <= 4, "each worker opens its handles once"
+        assert [create for _, create, _, _ in opened].count(True) == 1  # the supervisor's connect
+        # A reconnect (after a lost connection) makes every worker reopen; old handles close.
+        first = list(opened)
+        store._call(store._connect, check_ready=False)
+        with ThreadPoolExecutor(8) as callers:
+            list(callers.map(lambda _: store.list("alice"), range(8)))
+        assert len(opened) > len(first)
+        reopened_by = {t for t, _, _, _ in opened[len(first):]}
+        for thread, _, gs, col in first:
+            if thread in reopened_by:
+                assert gs.closed and col.closed
+    finally:
+        store.close()
+    assert all(gs.closed and col.closed for _, _, gs, col in opened), "close() closes every handle"
 
 
 def test_tql_string_escaping():
@@ -236,7 +350,7 @@ def live_store(griddb_classpath):
     if stores:
         s = stores[0]
         try:
-            s._call(lambda: s._gs.dropContainer(name))
+            s._call(lambda: s._grid_store().dropContainer(name))
         except StoreUnavailable:
             pass
     for s in stores:

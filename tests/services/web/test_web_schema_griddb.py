@@ -69,6 +69,6 @@ def app_client():
 def _drop_container():
     yield
     try:
-        _store._call(lambda: _store._gs.dropContainer(_store.container_name))
+        _store._call(lambda: _store._grid_store().dropContainer(_store.container_name))
     finally:
         _store.close()
