@@ -123,10 +123,15 @@ class LoadGenerator:
     def _toggle(self) -> None:
         with self.tally.lock:
             free = [i for i in self.tally.acknowledged if i not in self.tally.busy]
-            # None yet (GridDB parked: none can be made): an id of the right form that is nobody's.
-            todo_id = self.random.choice(free) if free else uuid.uuid4().hex
-            done = not self.tally.acknowledged.get(todo_id, ("", False))[1]
-            self.tally.busy.add(todo_id)
+            if free:
+                todo_id = self.random.choice(free)
+                done = not self.tally.acknowledged[todo_id][1]
+                self.tally.busy.add(todo_id)
+        if not free:
+            # Nothing acknowledged yet to toggle (the first ticks, or GridDB parked: none can be
+            # made). Toggling an id that is nobody's would earn a correct 404 and count as a failure.
+            self._create()
+            return
         try:
             response = self._send("toggle", "PATCH", f"/api/todos/{todo_id}", self._token(), json={"done": done})
             with self.tally.lock:

@@ -26,6 +26,7 @@ class Api:
         self.delay = 0.0
         self.lock = threading.Lock()
         self.requests = 0
+        self.toggled: set[str] = set()  # every id a PATCH named
 
 
 def handler_for(api: Api):
@@ -52,6 +53,9 @@ def handler_for(api: Api):
                 ok = self.body() == {"username": "demo", "password": "pw"}
                 return self.answer(200, {"access_token": "t", "token_type": "Bearer", "expires_in": 900}) if ok \
                     else self.answer(401, {"detail": "no"})
+            if method == "PATCH":
+                with api.lock:
+                    api.toggled.add(self.path.rsplit("/", 1)[1])
             if self.headers.get("Authorization") != "Bearer t":
                 return self.answer(401, {"detail": "missing bearer token"})
             if api.fail_with:
@@ -103,6 +107,20 @@ def test_it_keeps_its_rate_and_counts_every_answer(api):
     assert set(counts["create"]) == {"201"} and set(counts["list"]) == {"200"}
     assert load.missing_writes(list(api.todos.values())) == []
     assert len(load.tally.acknowledged) == counts["create"]["201"]
+
+
+def test_it_toggles_only_todos_the_api_acknowledged(api):
+    """A toggle of an id nobody made earns a correct 404: the generator must never send one, or
+    a real 404 (a lost todo) and its own would look the same. The API refuses everything for a
+    second first, as with GridDB away, so that nothing is acknowledged while toggles come due."""
+    api.fail_with = 503
+    with LoadGenerator(api.url, "demo", "pw", rate=60, seed=3) as load:
+        time.sleep(1)
+        api.fail_with = None
+        time.sleep(1)
+    assert api.toggled, "the load sent no toggle"
+    assert api.toggled <= set(api.todos), f"toggles of ids the API never made: {api.toggled - set(api.todos)}"
+    assert set(load.tally.counts()["toggle"]) <= {"200", "503"}
 
 
 def test_failures_and_lost_writes_are_seen(api):
