@@ -109,6 +109,7 @@ griddb = GridDbNode(
         storage_class=griddb_settings.storage.storage_class,
         host_path=griddb_settings.storage.host_path,
         protect_data=griddb_settings.storage.protect,
+        wait_seconds=griddb_settings.storage.wait_seconds,
         clients=("web",),
         image_pull_secret=pull_secret,
     ),

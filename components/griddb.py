@@ -44,6 +44,9 @@ class GridDbNodeArgs:
     protect_data: bool
     clients: tuple[str, ...]  # names of the workloads allowed to reach port 10001
     image_pull_secret: Optional[pulumi.Input[str]] = None  # the registry's, when it wants credentials
+    # How long `up` waits for the claim to be Bound and for the StatefulSet to be ready (its pod
+    # cannot be ready before the claim binds): past it, `up` fails and says which one was late.
+    wait_seconds: int = 600
 
 
 class GridDbNode(pulumi.ComponentResource):
@@ -228,17 +231,20 @@ class GridDbNode(pulumi.ComponentResource):
                                   image_pull_secret=args.image_pull_secret),
             # A replacement (an immutable field changed) must also stop the old pod before the
             # new one starts: delete first, never two StatefulSets on one claim.
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                delete_before_replace=True,
+                # Its pod waits for the claim: both waits end together, not the StatefulSet's 10 minutes later.
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{args.wait_seconds}s", update=f"{args.wait_seconds}s"),
+            )),
         )
 
 
 # What pulumi-kubernetes waits for on the claim. 4.25.0's own PVC await is no use here: on a
 # WaitForFirstConsumer class it is satisfied by a Pending claim on create, so a claim that can
 # never bind passes, and on update it waits for Pending on a Bound claim until it times out
-# (fixed in 4.27). Waiting for Bound explicitly fails `up` when the claim stays Pending, while
-# the claim's warning events (e.g. ProvisioningFailed: storageclass "x" not found) are shown.
-CLAIM_BOUND_TIMEOUT_SECONDS = 600
-
+# (fixed in 4.27). Waiting for Bound explicitly (for args.wait_seconds) fails `up` when the
+# claim stays Pending, while the claim's warning events (e.g. ProvisioningFailed: storageclass
+# "x" not found) are shown.
 
 def _after(value: pulumi.Input[str]) -> pulumi.Output:
     """For depends_on: an Output that carries the resources `value` comes from (the image's
@@ -253,5 +259,5 @@ def _claim_await(args: GridDbNodeArgs, pre_bound: bool) -> dict[str, str]:
         return {"pulumi.com/skipAwait": "true"}
     return {
         "pulumi.com/waitFor": "jsonpath={.status.phase}=Bound",
-        "pulumi.com/timeoutSeconds": str(CLAIM_BOUND_TIMEOUT_SECONDS),
+        "pulumi.com/timeoutSeconds": str(args.wait_seconds),
     }

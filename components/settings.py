@@ -82,6 +82,8 @@ class StorageSettings:
     storage_class: Optional[str]  # None: the cluster's default class (cloud only)
     host_path: Optional[str]  # k3s only: the hostPath PersistentVolume's directory
     protect: bool
+    # How long `pulumi up` waits for the claim to bind and for the node to become ready.
+    wait_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ KEYS = (
     "registry", "registryUsername", "registryPassword",
     "pythonBaseImage", "griddbBaseImage",
     "griddbClusterName", "griddbReplicas", "griddbUsername", "griddbPassword",
-    "griddbLogWriteMode", "griddbStorageSize", "griddbStorageClass", "griddbHostPath",
+    "griddbLogWriteMode", "griddbStorageSize", "griddbStorageClass", "griddbHostPath", "griddbWaitSeconds",
     "protectData",
     "accounts", "accountPasswordHashes", "tokenTtlSeconds",
     "authReplicas", "signingKeyGeneration",
@@ -394,6 +396,7 @@ def _griddb(r: _Reader) -> GridDbSettings:
             storage_class=_storage_class(r),
             host_path=r.text("griddbHostPath") or None,
             protect=r.boolean("protectData", False),
+            wait_seconds=r.integer("griddbWaitSeconds", 600, 10, 7200),
         ),
     )
 

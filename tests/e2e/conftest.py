@@ -179,14 +179,16 @@ def kube_env() -> dict[str, str]:
     return _tool_env(_read_env_file())
 
 
-@pytest.fixture(scope="session", params=STACKS)
-def project(request, tmp_path_factory) -> Project:
-    stack = request.param
-    values = _read_env_file()
+def working_copy(stack: str, tmp_path_factory, values: dict[str, str],
+                 stack_file: Optional[str] = None) -> Project:
+    """A copy of the project with its own, new Pulumi state for `stack`; `stack_file` (the
+    text of Pulumi.<stack>.yaml) for a stack the repository does not ship."""
     env = _tool_env(values)
     workdir = tmp_path_factory.mktemp(f"project-{stack}")
     _copy_project(workdir / "griddb-todo")
     workdir = workdir / "griddb-todo"
+    if stack_file is not None:
+        (workdir / f"Pulumi.{stack}.yaml").write_text(stack_file)
     state = tmp_path_factory.mktemp(f"state-{stack}")
     env.update(
         PULUMI_BACKEND_URL=f"file://{state}",
@@ -202,13 +204,41 @@ def project(request, tmp_path_factory) -> Project:
     log = Path(os.environ.get("E2E_LOG", ROOT / "test-results" / "e2e.log"))
     log.parent.mkdir(parents=True, exist_ok=True)
     namespace = _stack_namespace(workdir, stack)
-    proj = Project(workdir=workdir, env=env, log=log, stack=stack, namespace=namespace, cluster=values)
+    return Project(workdir=workdir, env=env, log=log, stack=stack, namespace=namespace, cluster=values)
+
+
+@pytest.fixture(scope="session")
+def new_project(tmp_path_factory):
+    """For a test that needs a stack of its own: `new_project(stack, stack_file_text)` returns its
+    working copy with a new state and the stack initialised, registry credentials set for a
+    cloud stack (the caller destroys what it deploys)."""
+    values = _read_env_file()
+
+    def make(stack: str, stack_file: str) -> Project:
+        proj = working_copy(stack, tmp_path_factory, values, stack_file)
+        proj.kubectl("delete", "namespace", proj.namespace, "--ignore-not-found", "--wait=true")
+        proj.pulumi("stack", "init")
+        address, user, password = _auth_registry(values)
+        proj.pulumi("config", "set", "registry", address)
+        proj.pulumi("config", "set", "registryUsername", user)
+        proj.set_secret("registryPassword", password)
+        return proj
+
+    return make
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def project(request, tmp_path_factory) -> Project:
+    stack = request.param
+    values = _read_env_file()
+    proj = working_copy(stack, tmp_path_factory, values)
+    namespace = proj.namespace
     # The stack state is new each run, so objects an aborted earlier run left behind would
     # clash with it (field-manager conflicts): this namespace and volume belong to these tests.
     # (The cloud stack's volume is provisioned for its claim, reclaim Delete: it goes with it.)
     proj.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true")
     proj.kubectl("delete", "persistentvolume", f"{namespace}-griddb-data", "--ignore-not-found", "--wait=true")
-    _prepare_host_path(workdir, stack)
+    _prepare_host_path(proj.workdir, stack)
     proj.pulumi("stack", "init")
     if stack == "e2e-cloud":
         address, user, password = _auth_registry(values)

@@ -61,6 +61,7 @@ class Registered:
     secret_paths: set[str] = field(default_factory=set)
     outputs: dict = field(default_factory=dict)
     delete_before_replace: bool = False
+    custom_timeouts: dict = field(default_factory=dict)  # {"create": "600s", ...}: what the engine waits
 
     @property
     def kind(self) -> str:
@@ -223,6 +224,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     secret_paths=_secret_paths(raw),
                     outputs=state,
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
+                                                       ("update", request.customTimeouts.update),
+                                                       ("delete", request.customTimeouts.delete)) if v},
                 )
             )
         return response

@@ -2,7 +2,8 @@
 
 import pytest
 
-from harness import ROOT, STACKS, WORKLOAD_KINDS, ProgramRun
+import harness
+from harness import E2E_CLOUD_REGISTRY, E2E_CLOUD_SECRETS, ROOT, STACKS, WORKLOAD_KINDS, ProgramRun
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PV_TYPE = "kubernetes:core/v1:PersistentVolume"
@@ -123,6 +124,17 @@ def test_claim_fails_up_when_it_cannot_bind(any_run):
     assert "pulumi.com/skipAwait" not in annotations
     assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.phase}=Bound"
     assert int(annotations["pulumi.com/timeoutSeconds"]) == 600
+    # The StatefulSet's pod waits for the claim: its own wait ends with the claim's, not later.
+    statefulset = any_run.kube("StatefulSet", "griddb")
+    assert statefulset.custom_timeouts == {"create": "600s", "update": "600s"}
+
+
+def test_griddb_wait_seconds_sets_both_waits():
+    run = harness.run_program("e2e-cloud", {**E2E_CLOUD_REGISTRY, "griddbReplicas": 1, "griddbWaitSeconds": 45},
+                              E2E_CLOUD_SECRETS)
+    annotations = run.kube("PersistentVolumeClaim", "griddb-data").inputs["metadata"]["annotations"]
+    assert annotations["pulumi.com/timeoutSeconds"] == "45"
+    assert run.kube("StatefulSet", "griddb").custom_timeouts == {"create": "45s", "update": "45s"}
 
 
 def test_claim_is_created_once_the_griddb_image_is_pushed(any_run):

@@ -46,6 +46,8 @@ def problems(*lines: str) -> str:
         ({"webNodePort": 8080}, "griddb-todo:webNodePort = 8080: must be in the default NodePort range "
                                 "30000-32767, or 0 to let Kubernetes pick"),
         ({"griddbReplicas": 3}, "griddb-todo:griddbReplicas = 3: must be from 0 to 1"),
+        ({"griddbWaitSeconds": 0}, "griddb-todo:griddbWaitSeconds = 0: must be from 10 to 7200"),
+        ({"griddbWaitSeconds": "10m"}, "griddb-todo:griddbWaitSeconds = '10m': must be a whole number from 10 to 7200"),
         ({"registry": "acme"}, f"griddb-todo:registry = 'acme': {REGISTRY_SERVER}"),
         ({"registry": "https://ghcr.io/acme"}, f"griddb-todo:registry = 'https://ghcr.io/acme': {REGISTRY_SERVER}"),
         ({"registry": ""}, f"griddb-todo:registry = '': {REGISTRY_SERVER}"),
