@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Mapping, Optional
 
 import pulumi
@@ -86,8 +87,9 @@ class AuthService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="AUTH_SIGNING_KEY_FILE", value=f"{SIGNING_DIR}/private.pem"),
                 k8s.core.v1.EnvVarArgs(
                     name="AUTH_PUBLISHED_KEY_FILES",
-                    value=",".join(f"{SIGNING_DIR}/{role}.pub.pem" for role in keys if role != "current"),
+                    value=",".join(f"{SIGNING_DIR}/{role}.pub.pem" for role in keys if role == "next"),
                 ),
+                *previous_key_env(keys, signing_secret, args.token_ttl_seconds),
                 k8s.core.v1.EnvVarArgs(name="AUTH_ACCOUNTS_FILE", value=f"{ACCOUNTS_DIR}/accounts.json"),
                 k8s.core.v1.EnvVarArgs(name="AUTH_TOKEN_TTL_SECONDS", value=workload.as_text(args.token_ttl_seconds)),
                 k8s.core.v1.EnvVarArgs(name="TOKEN_ISSUER", value=args.issuer),
@@ -159,7 +161,7 @@ def signing_key_generations(generation: int) -> dict[str, int]:
 
     The next key is published before anything signs with it, so during a rotation's rollout a
     token from a new pod verifies against a key set fetched from an old pod too; the previous key
-    stays published so that tokens signed before the rotation verify until they expire."""
+    stays published until the tokens signed before the rotation have expired (previous_key_env)."""
     roles = {"previous": generation - 1, "current": generation, "next": generation + 1}
     return {role: g for role, g in roles.items() if g >= 1}
 
@@ -172,6 +174,37 @@ def signing_keys(name: str, generation: int, opts: pulumi.ResourceOptions) -> di
         return tls.PrivateKey(resource_name, algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
 
     return {role: key(g) for role, g in signing_key_generations(generation).items()}
+
+
+# How long old auth pods may still sign with the previous key after the rotation's Secret exists:
+# the rollout's bound (pulumi-kubernetes waits at most 10 minutes for a Deployment; past that
+# `up` fails and says so).
+ROLLOUT_ALLOWANCE_SECONDS = 600
+
+
+def previous_key_env(keys: Mapping[str, tls.PrivateKey], signing_secret: k8s.core.v1.Secret,
+                     token_ttl_seconds: pulumi.Input[int]) -> list[k8s.core.v1.EnvVarArgs]:
+    """The previous key and the moment it leaves the JWKS: the rotation's Secret was created at
+    creationTimestamp, old pods sign with the previous key until the rollout ends, and the last
+    token they signed expires token_ttl_seconds later. Replacing the Secret for another reason
+    only keeps the previous key longer, never shorter."""
+    if "previous" not in keys:
+        return []
+    until = pulumi.Output.all(signing_secret.metadata.creation_timestamp, token_ttl_seconds).apply(
+        lambda parts: retirement_time(parts[0], int(parts[1]))
+    )
+    return [
+        k8s.core.v1.EnvVarArgs(name="AUTH_PREVIOUS_KEY_FILE", value=f"{SIGNING_DIR}/previous.pub.pem"),
+        k8s.core.v1.EnvVarArgs(name="AUTH_PREVIOUS_KEY_UNTIL", value=until),
+    ]
+
+
+def retirement_time(created: str, token_ttl_seconds: int) -> str:
+    """RFC 3339 UTC: `created` (the API server's creationTimestamp) plus the rollout allowance and
+    the token lifetime."""
+    start = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    end = start + timedelta(seconds=ROLLOUT_ALLOWANCE_SECONDS + token_ttl_seconds)
+    return end.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def signing_files(keys: Mapping[str, tls.PrivateKey]) -> dict[str, pulumi.Output[str]]:

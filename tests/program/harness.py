@@ -43,6 +43,7 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # Every Pulumi.<stack>.yaml of the repository (a test checks none is missing).
 STACKS = ("dev", "cloud", "e2e", "e2e-cloud")
 # A documentation-range address (RFC 5737): only ever a string in these tests.
+MOCK_CREATION_TIMESTAMP = "2026-12-01T10:00:00Z"  # what the API server would stamp
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
 
 
@@ -162,6 +163,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 data = {k: args.inputs.get(k) for k in ("data", "stringData", "binaryData")}
                 token = hashlib.sha256((token + json.dumps(data, sort_keys=True)).encode()).hexdigest()
             metadata.setdefault("name", f"{args.name}-{token[:8]}")
+            metadata.setdefault("creationTimestamp", MOCK_CREATION_TIMESTAMP)
             outputs["metadata"] = metadata
             if args.inputs["kind"] == "Service" and args.inputs.get("spec", {}).get("type") == "LoadBalancer":
                 outputs["status"] = {"loadBalancer": {"ingress": [{"ip": MOCK_LOAD_BALANCER_IP}]}}

@@ -4,6 +4,7 @@ rollouts, probes, spreading, graceful shutdown, and signing-key rotation, for ev
 import pytest
 
 from components import workload
+import harness
 from harness import CLOUD_FILLED_IN, CLOUD_SECRETS, ProgramFailed, run_program
 
 HTTP_SERVICES = ("web", "auth")
@@ -160,8 +161,21 @@ def test_auth_signs_with_the_current_key_and_publishes_its_neighbours(generation
     assert {f: v for f, v in files.items() if f != "private.pem"} == {
         f"{role}.pub.pem": pems[name][1] for role, name in also_published.items()}
     mount = next(m for m in container(run, "auth")["volumeMounts"] if m["name"] == "signing-key")["mountPath"]
-    assert sorted(env(run, "auth")["AUTH_PUBLISHED_KEY_FILES"].split(",")) == sorted(
-        f"{mount}/{role}.pub.pem" for role in also_published)
+    auth_env = env(run, "auth")
+    assert auth_env["AUTH_PUBLISHED_KEY_FILES"] == f"{mount}/next.pub.pem"
+    if "previous" in also_published:
+        assert auth_env["AUTH_PREVIOUS_KEY_FILE"] == f"{mount}/previous.pub.pem"
+    else:
+        assert "AUTH_PREVIOUS_KEY_FILE" not in auth_env and "AUTH_PREVIOUS_KEY_UNTIL" not in auth_env
+
+
+def test_the_previous_key_leaves_once_its_last_token_has_expired():
+    """Published from the rotation's Secret (creationTimestamp) through the rollout's bound and
+    one token lifetime: no token it signed outlives it, and it does not linger for ever."""
+    run = run_program("dev", {"signingKeyGeneration": 2, "tokenTtlSeconds": 900})
+    assert signing_secret(run).outputs["metadata"]["creationTimestamp"] == harness.MOCK_CREATION_TIMESTAMP
+    # 10:00:00 + 600 s (old pods may sign until the rollout ends) + 900 s (their last token's life)
+    assert env(run, "auth")["AUTH_PREVIOUS_KEY_UNTIL"] == "2026-12-01T10:25:00Z"
 
 
 def test_a_rotation_keeps_the_old_key_and_rolls_auth(dev_run):

@@ -89,8 +89,12 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
     metrics = metrics or AuthMetrics()
     key = key or load_signing_key(settings.signing_key_file)
     # Tokens are signed with `key` only; the JWKS also holds the rotation's previous key (its
-    # tokens verify until they expire) and next key (published before anything signs with it).
-    published = key_set(key, [load_published_key(path) for path in settings.published_key_files])
+    # tokens verify until they expire, then it leaves) and next key (published before anything
+    # signs with it).
+    previous = load_published_key(settings.previous_key_file) if settings.previous_key_file else None
+    nexts = [load_published_key(path) for path in settings.published_key_files]
+    published = key_set(key, ([previous] if previous else []) + nexts)
+    retired = key_set(key, nexts)  # once the previous key's last token has expired
     accounts = accounts or AccountStore(settings.accounts_file)
     lockout = lockout or Lockout(settings.lockout_max_failures, settings.lockout_window_seconds)
     if settings.trusted_client_header:
@@ -184,7 +188,9 @@ def create_app(settings: Settings, *, key: SigningKey | None = None,
     @app.get("/.well-known/jwks.json", response_model=Jwks,
              summary="Public keys that verify this service's tokens")
     def jwks():
-        return JSONResponse({"keys": published}, headers={"Cache-Control": "public, max-age=300"})
+        until = settings.previous_key_until
+        keys = retired if until is not None and clock() >= until else published
+        return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
 
     @app.get("/healthz", response_model=Status, summary="Liveness: the process answers")
     def healthz():

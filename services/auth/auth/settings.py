@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class ConfigError(ValueError):
@@ -28,9 +29,14 @@ class Settings:
     # None: throttle on the peer address. Set it only where nothing but web can reach auth
     # (the NetworkPolicy), since whoever can send it chooses the address counted.
     trusted_client_header: str | None = None
-    # Public keys (PEM files) published in the JWKS beside the signing key's: a rotation's
-    # previous and next keys (AUTH_PUBLISHED_KEY_FILES, comma-separated).
+    # Public keys (PEM files) published in the JWKS beside the signing key's: the rotation's
+    # next key (AUTH_PUBLISHED_KEY_FILES, comma-separated).
     published_key_files: tuple[str, ...] = ()
+    # The key signing before the last rotation (AUTH_PREVIOUS_KEY_FILE): published, so that its
+    # tokens verify, until previous_key_until (AUTH_PREVIOUS_KEY_UNTIL, RFC 3339; the stack sets
+    # it past the last token that key can have signed), then left out. None: no end.
+    previous_key_file: str = ""
+    previous_key_until: float | None = None
 
 
 def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -44,6 +50,20 @@ def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={value} is out of range [{lo}, {hi}]")
     return value
+
+
+def _instant(env: dict[str, str], name: str) -> float | None:
+    """An RFC 3339 time with its offset (e.g. 2026-12-02T12:00:00Z) as Unix seconds."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ConfigError(f"{name}={raw!r} is not an RFC 3339 time with an offset, e.g. 2026-12-02T12:00:00Z")
+    return when.timestamp()
 
 
 HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -73,4 +93,6 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         audience=env.get("TOKEN_AUDIENCE") or d.audience,
         trusted_client_header=_header_name(env, "AUTH_TRUSTED_CLIENT_HEADER"),
         published_key_files=tuple(p.strip() for p in env.get("AUTH_PUBLISHED_KEY_FILES", "").split(",") if p.strip()),
+        previous_key_file=env.get("AUTH_PREVIOUS_KEY_FILE", "").strip(),
+        previous_key_until=_instant(env, "AUTH_PREVIOUS_KEY_UNTIL"),
     )

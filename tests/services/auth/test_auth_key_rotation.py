@@ -9,6 +9,7 @@ set it happened to fetch.
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timezone
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from auth.app import create_app
 from auth.keys import load_published_key, public_jwk, thumbprint
-from auth.settings import Settings, from_env
+from auth.settings import ConfigError, Settings, from_env
 
 ISSUER, AUDIENCE = "griddb-todo-auth", "griddb-todo-web"
 
@@ -37,12 +38,14 @@ def keys(tmp_path):
     return made
 
 
-def auth_of_generation(n: int, keys, auth_files) -> TestClient:
-    """auth as the stack deploys it at signingKeyGeneration n."""
-    published = [str(keys[g][1]) for g in (n - 1, n + 1) if g in keys]
+def auth_of_generation(n: int, keys, auth_files, previous_until=None, clock=None) -> TestClient:
+    """auth as the stack deploys it at signingKeyGeneration n (the previous key retiring at
+    `previous_until`, Unix seconds, by `clock`)."""
     settings = Settings(signing_key_file=str(keys[n][0]), accounts_file=str(auth_files["accounts_path"]),
-                        published_key_files=tuple(published))
-    return TestClient(create_app(settings))
+                        published_key_files=(str(keys[n + 1][1]),) if n + 1 in keys else (),
+                        previous_key_file=str(keys[n - 1][1]) if n - 1 in keys else "",
+                        previous_key_until=previous_until)
+    return TestClient(create_app(settings, **({"clock": clock} if clock else {})))
 
 
 def kids(client: TestClient) -> list[str]:
@@ -70,9 +73,36 @@ def test_a_published_key_is_described_like_the_signing_key(keys):
 
 
 def test_published_key_files_come_from_the_environment():
-    assert from_env({"AUTH_PUBLISHED_KEY_FILES": "/k/previous.pub.pem, /k/next.pub.pem"}).published_key_files == (
-        "/k/previous.pub.pem", "/k/next.pub.pem")
+    assert from_env({"AUTH_PUBLISHED_KEY_FILES": "/k/a.pub.pem, /k/next.pub.pem"}).published_key_files == (
+        "/k/a.pub.pem", "/k/next.pub.pem")
     assert from_env({}).published_key_files == ()
+    settings = from_env({"AUTH_PREVIOUS_KEY_FILE": "/k/previous.pub.pem",
+                         "AUTH_PREVIOUS_KEY_UNTIL": "2026-12-01T10:25:00Z"})
+    assert settings.previous_key_file == "/k/previous.pub.pem"
+    assert settings.previous_key_until == datetime(2026, 12, 1, 10, 25, tzinfo=timezone.utc).timestamp()
+    assert from_env({}).previous_key_until is None
+
+
+@pytest.mark.parametrize("raw", ["tomorrow", "2026-12-01T10:25:00", "1764584700"])
+def test_a_retirement_time_without_an_offset_stops_auth_at_start(raw):
+    with pytest.raises(ConfigError, match="AUTH_PREVIOUS_KEY_UNTIL"):
+        from_env({"AUTH_PREVIOUS_KEY_UNTIL": raw})
+
+
+def test_the_previous_key_leaves_the_jwks_when_its_last_token_has_expired(keys, auth_files):
+    """Published until AUTH_PREVIOUS_KEY_UNTIL (set by the stack past the last token the old
+    key can have signed), then left out: web stops accepting it within its key-set refresh."""
+    from web.tokens import InvalidToken
+
+    now = [1_000.0]
+    token_g1 = login(auth_of_generation(1, keys, auth_files))
+    after = auth_of_generation(2, keys, auth_files, previous_until=2_000.0, clock=lambda: now[0])
+    assert kids(after) == [keys[2][2], keys[1][2], keys[3][2]]
+    assert web_verifier(RollingJwks(after)).verify(token_g1)["sub"] == "alice"
+    now[0] = 2_000.0
+    assert kids(after) == [keys[2][2], keys[3][2]]
+    with pytest.raises(InvalidToken):
+        web_verifier(RollingJwks(after)).verify(token_g1)
 
 
 @pytest.mark.parametrize("content", [b"not a key", None])
