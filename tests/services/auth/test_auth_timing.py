@@ -78,5 +78,7 @@ def test_wrong_password_and_unknown_user_take_the_same_time(tmp_path, scheme):
     for i in range(9):  # interleaved, so machine load hits both alike
         known.append(median_ms(lambda: store.check("carol", "wrong"), 1))
         unknown.append(median_ms(lambda: store.check(f"nobody{i}", "wrong"), 1))
-    k, u = statistics.median(known), statistics.median(unknown)
+    # The fastest of each: the work's own cost, where a median still carries what other
+    # processes took from this CPU (it failed once with a cluster busy beside it).
+    k, u = min(known), min(unknown)
     assert abs(k - u) / k < 0.25, f"known {k:.0f} ms, unknown {u:.0f} ms"
