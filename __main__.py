@@ -153,6 +153,7 @@ web = WebFrontend(
         image_pull_secret=pull_secret,
         service_annotations=settings.web.service_annotations,
         wait_for_store=griddb_settings.replicas > 0,
+        store_wait_seconds=griddb_settings.storage.wait_seconds,
         metrics_scrape_namespace=settings.metrics.scrape_namespace,
     ),
     opts=in_namespace,

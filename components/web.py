@@ -46,6 +46,10 @@ class WebFrontendArgs:
     # (which waits for the rollout) returns when the todo API answers. False when GridDB is
     # parked: nothing to reach, the API answers 503 and the pod starts at once.
     wait_for_store: bool = False
+    # With wait_for_store: how long GridDB may take to be ready (griddbWaitSeconds). web's rollout
+    # cannot end before GridDB's, so `up` waits that long plus web's own start, and no longer: a
+    # GridDB that never comes (a claim that cannot bind) fails `up` in that time, not in 10 minutes.
+    store_wait_seconds: int = 600
 
 
 class WebFrontend(pulumi.ComponentResource):
@@ -107,7 +111,7 @@ class WebFrontend(pulumi.ComponentResource):
                 topology_spread_constraints=workload.spread_across_nodes(NAME),
             ),
             pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, _rollout_wait(args)),
         )
         workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
         service = workload.service(
@@ -150,3 +154,16 @@ def _public_url(service: k8s.core.v1.Service, args: WebFrontendArgs) -> pulumi.O
         "(cluster-internal) http://web.", args.namespace, ".svc:", port,
         " - reach it with: kubectl -n ", args.namespace, " port-forward svc/web ", port,
     )
+
+
+# web's own part of a rollout once GridDB answers: its pods start, one at a time, in seconds.
+OWN_ROLLOUT_SECONDS = 120
+
+
+def _rollout_wait(args: WebFrontendArgs) -> pulumi.ResourceOptions:
+    """pulumi-kubernetes' default wait (10 minutes) while GridDB is parked; GridDB's wait plus
+    web's own start while web's startup waits for GridDB."""
+    if not args.wait_for_store:
+        return pulumi.ResourceOptions()
+    seconds = f"{args.store_wait_seconds + OWN_ROLLOUT_SECONDS}s"
+    return pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=seconds, update=seconds))

@@ -53,8 +53,8 @@ def test_a_claim_that_cannot_bind_fails_up_and_says_why(new_project):
         output = result.stdout
         assert "griddb-data" in output and "jsonpath={.status.phase}=Bound" in output, output[-4000:]
         assert f'storageclass.storage.k8s.io "{MISSING_CLASS}" not found' in output, output[-4000:]
-        # Failed once the stack's wait ran out (plus image builds and the rest of the graph),
-        # not after the 10-minute default.
+        # Failed once the stack's waits ran out (the claim's and GridDB's 30 s, web's 30 + 120 s:
+        # its startup waits for GridDB), not after pulumi-kubernetes' 10-minute default.
         assert seconds < WAIT_SECONDS + 240, f"up took {seconds:.0f} s to fail"
     finally:
         project.pulumi("destroy", "--yes", "--skip-preview", check=False)
