@@ -118,8 +118,8 @@ class WebFrontend(pulumi.ComponentResource):
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
             # Created beside the Deployment: Pulumi waits for the Service's endpoints (and its
-            # load balancer's address) anyway, i.e. until web's pods are ready.
-            opts=child,
+            # load balancer's address) anyway, i.e. until web's pods are ready: as long as for them.
+            opts=pulumi.ResourceOptions.merge(child, _rollout_wait(args)),
             service_type=args.service_type,
             annotations=args.service_annotations,
             # Local: the pod sees the client's own address (auth throttles logins by it); the

@@ -137,11 +137,14 @@ def test_griddb_wait_seconds_sets_both_waits():
     assert run.kube("StatefulSet", "griddb").custom_timeouts == {"create": "45s", "update": "45s"}
     # web's startup waits for GridDB: its rollout's wait is GridDB's plus its own start.
     assert run.kube("Deployment", "web").custom_timeouts == {"create": "165s", "update": "165s"}
+    # Its Service waits for web's ready pods (endpoints): as long.
+    assert run.kube("Service", "web").custom_timeouts == {"create": "165s", "update": "165s"}
 
 
 def test_web_keeps_the_default_wait_while_griddb_is_parked():
     parked = harness.run_program("dev", {"griddbReplicas": 0})
     assert parked.kube("Deployment", "web").custom_timeouts == {}
+    assert parked.kube("Service", "web").custom_timeouts == {}
 
 
 def test_claim_is_created_once_the_griddb_image_is_pushed(any_run):
