@@ -239,19 +239,18 @@ class GridDbNode(pulumi.ComponentResource):
         )
 
 
-# What pulumi-kubernetes waits for on the claim. 4.25.0's own PVC await is no use here: on a
-# WaitForFirstConsumer class it is satisfied by a Pending claim on create, so a claim that can
-# never bind passes, and on update it waits for Pending on a Bound claim until it times out
-# (fixed in 4.27). Waiting for Bound explicitly (for args.wait_seconds) fails `up` when the
-# claim stays Pending, while the claim's warning events (e.g. ProvisioningFailed: storageclass
-# "x" not found) are shown.
-
 def _after(value: pulumi.Input[str]) -> pulumi.Output:
     """For depends_on: an Output that carries the resources `value` comes from (the image's
     build and push), so a resource listing it is created after them."""
     return pulumi.Output.from_input(value).apply(lambda _: None)
 
 
+# What pulumi-kubernetes waits for on the claim. 4.25.0's own PVC await is no use here: on a
+# WaitForFirstConsumer class it is satisfied by a Pending claim on create, so a claim that can
+# never bind passes, and on update it waits for Pending on a Bound claim until it times out
+# (fixed in 4.27). Waiting for Bound explicitly (for args.wait_seconds) fails `up` when the
+# claim stays Pending, while the claim's warning events (e.g. ProvisioningFailed: storageclass
+# "x" not found) are shown.
 def _claim_await(args: GridDbNodeArgs, pre_bound: bool) -> dict[str, str]:
     if args.replicas == 0 and not pre_bound:
         # Parked on a dynamic class: no pod consumes the claim, so on a WaitForFirstConsumer

@@ -101,6 +101,8 @@ class WebFrontend(pulumi.ComponentResource):
             ),
             lifecycle=workload.endpoint_removal_pause(),
         )
+        # The Deployment and its Service both wait for web's ready pods: the same bound for both.
+        rollout_opts = pulumi.ResourceOptions.merge(child, _rollout_wait(args))
         workload.deployment(
             f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
             # Stateless: roll one pod at a time and never drop below the wanted count.
@@ -111,7 +113,7 @@ class WebFrontend(pulumi.ComponentResource):
                 topology_spread_constraints=workload.spread_across_nodes(NAME),
             ),
             pod_annotations=workload.scrape_annotations(args.metrics_scrape_namespace),
-            opts=pulumi.ResourceOptions.merge(child, _rollout_wait(args)),
+            opts=rollout_opts,
         )
         workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
         service = workload.service(
@@ -119,7 +121,7 @@ class WebFrontend(pulumi.ComponentResource):
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
             # Created beside the Deployment: Pulumi waits for the Service's endpoints (and its
             # load balancer's address) anyway, i.e. until web's pods are ready: as long as for them.
-            opts=pulumi.ResourceOptions.merge(child, _rollout_wait(args)),
+            opts=rollout_opts,
             service_type=args.service_type,
             annotations=args.service_annotations,
             # Local: the pod sees the client's own address (auth throttles logins by it); the

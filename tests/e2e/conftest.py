@@ -162,6 +162,14 @@ def _auth_registry(values: dict[str, str]) -> tuple[str, str, str]:
     return values[keys[0]], values[keys[1]], values[keys[2]]
 
 
+def _use_auth_registry(proj: Project, values: dict[str, str]) -> None:
+    """The stack pushes to and pulls from the registry that wants credentials (the password as a secret)."""
+    address, user, password = _auth_registry(values)
+    proj.pulumi("config", "set", "registry", address)
+    proj.pulumi("config", "set", "registryUsername", user)
+    proj.set_secret("registryPassword", password)
+
+
 def _tool_env(values: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     # Our CLI and kubectl first: never another pulumi that might try to download plugins.
@@ -218,10 +226,7 @@ def new_project(tmp_path_factory):
         proj = working_copy(stack, tmp_path_factory, values, stack_file)
         proj.kubectl("delete", "namespace", proj.namespace, "--ignore-not-found", "--wait=true")
         proj.pulumi("stack", "init")
-        address, user, password = _auth_registry(values)
-        proj.pulumi("config", "set", "registry", address)
-        proj.pulumi("config", "set", "registryUsername", user)
-        proj.set_secret("registryPassword", password)
+        _use_auth_registry(proj, values)
         return proj
 
     return make
@@ -241,10 +246,7 @@ def project(request, tmp_path_factory) -> Project:
     _prepare_host_path(proj.workdir, stack)
     proj.pulumi("stack", "init")
     if stack == "e2e-cloud":
-        address, user, password = _auth_registry(values)
-        proj.pulumi("config", "set", "registry", address)
-        proj.pulumi("config", "set", "registryUsername", user)
-        proj.set_secret("registryPassword", password)
+        _use_auth_registry(proj, values)
     griddb_image: Optional[str] = os.environ.get("E2E_GRIDDB_IMAGE")
     if griddb_image:
         proj.pulumi("config", "set", "griddbReplicas", "1")
