@@ -274,6 +274,8 @@ class GridDBStore:
                     self._call(self._connect, check_ready=False)
                 except StoreUnavailable:
                     self._first_attempt.set()
+                    if self._stop.is_set():  # closing: an attempt cut short is no news
+                        break
                     log.warning("GridDB connection failed, retrying", extra={"fields": {
                         "retry_in_s": round(delay, 1), "attempt": self.connect_attempts,
                         "reason": self.last_error}})

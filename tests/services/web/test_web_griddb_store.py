@@ -118,7 +118,12 @@ def test_web_process_on_griddb_answers_503_and_stops_cleanly_on_sigterm(griddb_c
         started = time.monotonic()
         assert proc.wait(timeout=20) == 0
         assert time.monotonic() - started < 10, "the store closes within its 5 s"
-        assert [x["msg"] for x in lines()][-2:] == ["stopped", "store closed"]
+        msgs = [x["msg"] for x in lines()]
+        assert "stopped" in msgs, msgs
+        # After uvicorn stopped, the store closes and that is the last word. The supervisor runs
+        # until close() stops it, so a connection attempt failing in between may still say so.
+        after = [m for m in msgs[msgs.index("stopped") + 1:] if m != "GridDB connection failed, retrying"]
+        assert after == ["store closed"], msgs
     finally:
         if proc.poll() is None:
             proc.kill()
