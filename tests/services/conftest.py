@@ -37,6 +37,31 @@ def write_ec_key(path: Path, fmt: str = "sec1") -> ec.EllipticCurvePrivateKey:
 
 
 @pytest.fixture(scope="session")
+def griddb_classpath():
+    """A CLASSPATH for web's GridDB store: the client jars (from CLASSPATH if it names gridstore,
+    else fetched once from Maven Central into build/griddb-jars with jars.lock's sha256 checks)
+    plus web's own row reader, compiled anew from services/web/java-src into the same directory."""
+    import shutil
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime (JPype needs one)")
+    given = os.environ.get("CLASSPATH", "")
+    if "gridstore" in given:
+        return given
+    docker = ROOT / "services/web/docker"
+    dest = ROOT / "build" / "griddb-jars"
+    if not list(dest.glob("gridstore-*.jar")):
+        r = subprocess.run([sys.executable, str(docker / "fetch_jars.py"), str(docker / "jars.lock"), str(dest)],
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            pytest.skip(f"cannot fetch the GridDB client jars: {r.stderr.strip()[-200:]}")
+    subprocess.run([sys.executable, str(docker / "build_rows_jar.py"), str(ROOT / "services/web/java-src"), str(dest)],
+                   check=True, timeout=180)
+    cp = str(dest / "*")
+    os.environ["CLASSPATH"] = cp
+    return cp
+
+
+@pytest.fixture(scope="session")
 def bcrypt_hash_alice() -> str:
     import bcrypt
     # $2a$10$ is what pulumi_random's RandomPassword.bcrypt_hash produces

@@ -3,7 +3,9 @@
 Why not the `griddb-python` package: its 5.8/5.9 releases import the Arrow adapter
 (com.toshiba.mwcloud.gs.arrow.adapter, jar `gridstore-arrow`) when the module loads, and that
 jar is not on Maven Central as reachable from our builds (nor gridstore >= 5.7). We call the
-same Java API it wraps, directly, with the gridstore jar pinned in the Dockerfile.
+same Java API it wraps, directly, with the gridstore jar pinned in the Dockerfile. A list is read
+on the Java side by our own small class (java-src/griddbtodo/TodoRows.java, in its own jar):
+field by field through JPype it cost about ten bridge calls a row.
 
 Threading: JPype lets any thread call Java, but a GridStore is not thread-safe, so every Java
 call happens on one of a few worker threads (an executor of `workers` threads), each of which
@@ -18,6 +20,7 @@ ready() == False and every operation raises StoreUnavailable at once (the API an
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import random
@@ -127,8 +130,18 @@ class GridDBStore:
             "GridStoreFactory": GridStoreFactory, "GSType": GSType, "IndexType": IndexType,
             "ArrayList": ArrayList, "Date": Date, "Properties": Properties,
             "Exception": jpype.JClass("java.lang.Exception"),
+            "TodoRows": self._todo_rows_class(jpype),
         }
         return self._j
+
+    @staticmethod
+    def _todo_rows_class(jpype):
+        """Our row reader (services/web/java-src; build_rows_jar.py puts it beside the client jars)."""
+        try:
+            return jpype.JClass("griddbtodo.TodoRows")
+        except TypeError:  # JPype's answer for a class not on the class path
+            raise RuntimeError("CLASSPATH lacks griddb-todo-rows.jar (web's row reader: "
+                               "services/web/docker/build_rows_jar.py builds it)") from None
 
     def _open(self, create: bool):
         """A new GridStore and collection handle for the calling worker thread; with `create`,
@@ -216,6 +229,11 @@ class GridDBStore:
         return Todo(id=str(row.getString(0)), owner=str(row.getString(1)),
                     title=str(row.getString(2)), done=bool(row.getBool(3)),
                     created_at=datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+
+    def _fetch_rows(self, query) -> list:
+        """[id, title, done, created_at ms] per row: one JPype call and one string for the whole
+        query, not about ten calls a row (services/web/java-src/griddbtodo/TodoRows.java)."""
+        return json.loads(str(self._j["TodoRows"].fetchJson(query)))
 
     def _put(self, todo: Todo) -> None:
         col = self._collection()
@@ -316,15 +334,13 @@ class GridDBStore:
         def run():
             q = self._collection().query(
                 f"select * where owner = {tql_string(owner)} order by created_at asc")
-            rs = q.fetch(False)
-            out = []
             try:
-                while rs.hasNext():
-                    out.append(self._row_to_todo(rs.next()))
+                rows = self._fetch_rows(q)
             finally:
-                rs.close()
                 q.close()
-            return out
+            return [Todo(id=todo_id, owner=owner, title=title, done=done,
+                         created_at=datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+                    for todo_id, title, done, ms in rows]
         return self._call(run)
 
     def create(self, owner: str, title: str) -> Todo:

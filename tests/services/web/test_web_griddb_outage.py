@@ -9,6 +9,7 @@ the Java client: the same supervisor, timeouts, worker thread and reconnect logi
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -67,31 +68,22 @@ class FakeRow:
     getBool = getTimestamp = getString
 
 
-class FakeResults:
-    def __init__(self, rows):
-        self.rows = list(rows)
-
-    def hasNext(self):
-        return bool(self.rows)
-
-    def next(self):
-        return self.rows.pop(0)
-
-    def close(self):
-        pass
-
-
 class FakeQuery:
     def __init__(self, node, owner):
         self.node, self.owner = node, owner
 
-    def fetch(self, for_update):
-        self.node.answer()
-        rows = [FakeRow(v) for v in self.node.rows.values() if v[1] == self.owner]
-        return FakeResults(sorted(rows, key=lambda r: r.values[4].getTime()))
-
     def close(self):
         pass
+
+
+class FakeTodoRows:
+    """TodoRows.java's fetchJson (the whole query's rows as one JSON text), on the double's rows."""
+
+    @staticmethod
+    def fetchJson(query):  # noqa: N802 - the Java class's name
+        query.node.answer()
+        rows = sorted((v for v in query.node.rows.values() if v[1] == query.owner), key=lambda v: v[4].getTime())
+        return json.dumps([[v[0], v[2], v[3], v[4].getTime()] for v in rows])
 
 
 class FakeCollection:
@@ -142,7 +134,7 @@ class StoreOnFakeNode(GridDBStore):
         super().__init__("griddb:10001", "myCluster", "admin", "not-a-secret", **kwargs)
 
     def _load_java(self):
-        self._j = {"Date": FakeDate}
+        self._j = {"Date": FakeDate, "TodoRows": FakeTodoRows}
         return self._j
 
     def _open(self, create: bool):

@@ -5,44 +5,24 @@
 * Against a live GridDB (marker `griddb`): GRIDDB_NOTIFICATION_MEMBER=host:port plus
   GRIDDB_CLUSTER_NAME, GRIDDB_USERNAME, GRIDDB_PASSWORD; skipped with that reason otherwise.
 
-The jars come from CLASSPATH if it names gridstore, else they are fetched once from Maven
-Central into build/griddb-jars with the sha256 checks of services/web/docker/jars.lock.
+The jars come from the `griddb_classpath` fixture (tests/services/conftest.py): CLASSPATH if
+it names gridstore, else build/griddb-jars, fetched with jars.lock's checks, plus web's row reader.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from web.store import StoreUnavailable
-
-
-@pytest.fixture(scope="session")
-def griddb_classpath(tmp_path_factory):
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[3]
-    if "gridstore" in os.environ.get("CLASSPATH", ""):
-        return os.environ["CLASSPATH"]
-    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
-        pytest.skip("no Java runtime (JPype needs one)")
-    dest = root / "build" / "griddb-jars"
-    if not list(dest.glob("gridstore-*.jar")):
-        r = subprocess.run([sys.executable, str(root / "services/web/docker/fetch_jars.py"),
-                            str(root / "services/web/docker/jars.lock"), str(dest)],
-                           capture_output=True, text=True, timeout=180)
-        if r.returncode != 0:
-            pytest.skip(f"cannot fetch the GridDB client jars: {r.stderr.strip()[-200:]}")
-    cp = str(dest / "*")
-    os.environ["CLASSPATH"] = cp
-    return cp
 
 
 def closed_port() -> int:
@@ -273,12 +253,6 @@ class _FakeHandle:
 
 
 class _FakeQuery:
-    def fetch(self, for_update):
-        return self
-
-    def hasNext(self):  # noqa: N802 - the Java API's name
-        return False
-
     def close(self):
         pass
 
@@ -297,6 +271,7 @@ def test_workers_each_own_a_handle_and_their_calls_overlap():
         return gs, col
 
     store._open = fake_open
+    store._fetch_rows = lambda query: []  # the Java row reader is not loaded here
     try:
         store._call(store._connect, check_ready=False)
         store._ready.set()
@@ -330,6 +305,28 @@ def test_tql_string_escaping():
     assert tql_string("alice") == "'alice'"
     assert tql_string("o'brien") == "'o''brien'"
     assert tql_string("x' or true or owner='y") == "'x'' or true or owner=''y'"
+
+
+def test_the_row_reader_writes_json_that_reads_back_to_every_title(griddb_classpath):
+    """TodoRows.java turns titles into JSON text: what Python reads back must be the very string
+    stored, for whatever a title may hold (quotes, backslashes, astral characters, U+2028)."""
+    import json
+    from web.griddb_store import GridDBStore
+    rows = GridDBStore("127.0.0.1:1", "c", "u", "p", start=False)._load_java()["TodoRows"]
+    for title in ['say "hi"', "C:\\temp\\new", "ünïcødé ✓ 😀𝄞", "line\u2028sep", "</script>", "",
+                  "\x00\x01\x1f control"]:
+        assert json.loads(str(rows.jsonString(title))) == title
+
+
+def test_a_classpath_without_the_row_reader_is_named(griddb_classpath, tmp_path):
+    """The client jars alone are not enough: the store says which jar is missing and how to build it."""
+    jars = [str(p) for p in Path(griddb_classpath.rstrip("*")).glob("*.jar") if "griddb-todo-rows" not in p.name]
+    code = ("from web.griddb_store import GridDBStore\n"
+            "GridDBStore('127.0.0.1:1', 'c', 'u', 'p', start=False)._load_java()\n")
+    env = dict(os.environ, CLASSPATH=os.pathsep.join(jars), PYTHONPATH=str(Path(__file__).resolve().parents[3] / "services/web"))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode != 0
+    assert "CLASSPATH lacks griddb-todo-rows.jar" in r.stderr and "build_rows_jar.py" in r.stderr, r.stderr[-2000:]
 
 
 # ---- live GridDB -------------------------------------------------------------------------
@@ -366,7 +363,7 @@ def live_store(griddb_classpath):
 def test_live_crud_ownership_and_persistence(live_store):
     store = live_store()
     a1 = store.create("alice", "first")
-    a2 = store.create("alice", "it's \"quoted\" — ünïcødé ✓")
+    a2 = store.create("alice", "it's \"quoted\" — ünïcødé ✓ C:\\new 😀")
     b1 = store.create("bob", "bob's")
     assert [t.id for t in store.list("alice")] == [a1.id, a2.id]
     assert store.list("alice")[1].title == a2.title
