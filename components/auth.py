@@ -137,8 +137,9 @@ class AuthService(pulumi.ComponentResource):
             opts=child,
         )
         workload.disruption_budget(f"{name}-disruption-budget", NAME, args.namespace, COMPONENT, args.replicas, child)
-        # Created beside the Deployment, not after it: Pulumi still waits for the Service's
-        # endpoints (auth's ready pods), so `up` returns only once login can reach auth.
+        # Created beside the Deployment, not after it. `up` returns only once login can reach
+        # auth: Pulumi waits for the Deployment's rollout (auth's pods ready, so in the Service's
+        # endpoints); the Service itself only for its address (workload.service says why).
         workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http"),

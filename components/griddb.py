@@ -105,16 +105,15 @@ class GridDbNode(pulumi.ComponentResource):
         # not wait for a Bound claim, because on a WaitForFirstConsumer class the claim binds only
         # once this pod is scheduled.
         self._stateful_set(name, args, credentials, child)
-        # Created beside the StatefulSet, not after it; Pulumi still waits for its endpoints
-        # (the node's MASTER status) while the node runs.
+        # Created beside the StatefulSet, not after it. Its endpoints are the node's ready pod
+        # (MASTER status), which the StatefulSet's rollout wait already waits for; a parked node
+        # has none, and the Service's own wait (its address) does not look for any.
         workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="transaction", port=TRANSACTION_PORT, target_port="transaction"),
             opts=child,
             # ClusterIP only: the node hands clients its pod IP, which only in-cluster clients reach.
             service_type="ClusterIP",
-            # A parked node has no endpoints; without this Pulumi would wait 10 minutes for one.
-            annotations={"pulumi.com/skipAwait": "true"} if args.replicas == 0 else None,
         )
         workload.ingress_policy(
             f"{name}-ingress", args.namespace, NAME, TRANSACTION_PORT, list(args.clients), child

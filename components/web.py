@@ -101,7 +101,6 @@ class WebFrontend(pulumi.ComponentResource):
             ),
             lifecycle=workload.endpoint_removal_pause(),
         )
-        # The Deployment and its Service both wait for web's ready pods: the same bound for both.
         rollout_opts = pulumi.ResourceOptions.merge(child, _rollout_wait(args))
         workload.deployment(
             f"{name}-deployment", NAME, args.namespace, COMPONENT, args.replicas,
@@ -119,9 +118,10 @@ class WebFrontend(pulumi.ComponentResource):
         service = workload.service(
             f"{name}-service", NAME, args.namespace, COMPONENT,
             k8s.core.v1.ServicePortArgs(name="http", port=args.port, target_port="http", node_port=args.node_port),
-            # Created beside the Deployment: Pulumi waits for the Service's endpoints (and its
-            # load balancer's address) anyway, i.e. until web's pods are ready: as long as for them.
-            opts=rollout_opts,
+            # Created beside the Deployment. Pulumi waits for its address (a LoadBalancer's
+            # ingress: the stack's url), while the Deployment's rollout wait covers web's ready
+            # pods, its endpoints (workload.service says why).
+            opts=child,
             service_type=args.service_type,
             annotations=args.service_annotations,
             # Local: the pod sees the client's own address (auth throttles logins by it); the

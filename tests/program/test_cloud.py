@@ -67,14 +67,24 @@ def test_web_service_annotations_come_from_config():
     wanted = {"service.beta.kubernetes.io/aws-load-balancer-ssl-cert": "arn:aws:acm:eu-west-1:1:certificate/x",
               "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "8080"}
     run = run_program("cloud", {**CLOUD_FILLED_IN, "webServiceAnnotations": wanted}, CLOUD_SECRETS)
-    assert run.kube("Service", "web").inputs["metadata"]["annotations"] == wanted
+    # The given annotations, beside the wait for the load balancer's address (workload.service).
+    assert run.kube("Service", "web").inputs["metadata"]["annotations"] == {
+        **wanted, "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress}"}
     # Only the web Service: auth and GridDB are not behind the load balancer.
     for other in ("auth", "griddb"):
         assert not set(wanted) & set(run.kube("Service", other).inputs["metadata"].get("annotations") or {})
 
 
+def test_a_wait_of_the_users_own_replaces_the_address_wait():
+    wanted = {"pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress[0].hostname}"}
+    run = run_program("cloud", {**CLOUD_FILLED_IN, "webServiceAnnotations": wanted}, CLOUD_SECRETS)
+    assert run.kube("Service", "web").inputs["metadata"]["annotations"] == wanted
+
+
 def test_no_web_service_annotations_by_default(cloud_run):
-    assert "annotations" not in cloud_run.kube("Service", "web").inputs["metadata"]
+    # Only the wait for the load balancer's address (workload.service), nothing of the cloud's.
+    assert cloud_run.kube("Service", "web").inputs["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress}"}
 
 
 # --- the e2e cloud stack -----------------------------------------------------------------------

@@ -137,8 +137,8 @@ def test_griddb_wait_seconds_sets_both_waits():
     assert run.kube("StatefulSet", "griddb").custom_timeouts == {"create": "45s", "update": "45s"}
     # web's startup waits for GridDB: its rollout's wait is GridDB's plus its own start.
     assert run.kube("Deployment", "web").custom_timeouts == {"create": "165s", "update": "165s"}
-    # Its Service waits for web's ready pods (endpoints): as long.
-    assert run.kube("Service", "web").custom_timeouts == {"create": "165s", "update": "165s"}
+    # Its Service waits only for its address, not for web's pods: the default bound.
+    assert run.kube("Service", "web").custom_timeouts == {}
 
 
 def test_web_keeps_the_default_wait_while_griddb_is_parked():
@@ -534,11 +534,20 @@ def test_services_are_created_beside_their_pods_not_after_them(any_run):
 
 def test_every_rollout_and_service_is_still_waited_for(any_run):
     """No skipAwait on what a user relies on: `up` returns once auth's and web's pods are ready
-    and their Services have endpoints (and GridDB's, while it runs)."""
+    (and GridDB's, while it runs): pulumi-kubernetes' own rollout wait, nothing in its place.
+    Each Service is waited for until it has its address: a LoadBalancer's ingress (the url)."""
     for kind in ("Deployment", "StatefulSet", "Service"):
         for resource in (r for r in any_run.k8s_objects() if r.kind == kind):
             annotations = resource.inputs["metadata"].get("annotations") or {}
             assert "pulumi.com/skipAwait" not in annotations, resource.name
+            if kind != "Service":
+                assert "pulumi.com/waitFor" not in annotations, resource.name
+    waits = {name: any_run.kube("Service", name).inputs["metadata"]["annotations"]["pulumi.com/waitFor"]
+             for name in ("web", "auth", "griddb")}
+    web_type = any_run.kube("Service", "web").inputs["spec"]["type"]
+    assert waits["web"] == {"LoadBalancer": "jsonpath={.status.loadBalancer.ingress}",
+                            "NodePort": "jsonpath={.spec.ports[0].nodePort}"}[web_type]
+    assert waits["auth"] == waits["griddb"] == "jsonpath={.spec.clusterIP}"
 
 
 def test_web_starts_only_once_it_reached_griddb_while_griddb_runs(any_run):
@@ -563,5 +572,6 @@ def test_web_starts_at_once_while_griddb_is_parked():
     startup = container(run, "web")["startupProbe"]
     assert startup["httpGet"] == {"path": "/startupz", "port": "http"}
     assert startup["periodSeconds"] * startup["failureThreshold"] < 600
-    # The parked node's Service has no endpoints to wait for (the one skipAwait).
-    assert run.kube("Service", "griddb").inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    # The parked node's Service has no endpoints, and its wait (its address) looks for none.
+    assert run.kube("Service", "griddb").inputs["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "jsonpath={.spec.clusterIP}"}
