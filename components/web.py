@@ -15,9 +15,6 @@ COMPONENT = "web-frontend"
 # The port the server listens on inside the container (WEB_PORT). The Service's targetPort
 # names it, so the original's fault (targetPort 8000, server on 8080) cannot come back.
 CONTAINER_PORT = 8080
-# How long a new pod may wait for GridDB before the kubelet restarts it: Pulumi's own wait for a
-# Deployment (10 minutes), so a GridDB that takes long to start is waited for, not fought.
-STORE_START_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ class WebFrontend(pulumi.ComponentResource):
             # returns with the todo API answering. Parked, /startupz: up, and its first
             # connection attempt made, so no rollout waits for a GridDB that is not there.
             startup_probe=(
-                workload.http_probe("/readyz", "http", period=1, failure_threshold=STORE_START_SECONDS)
+                workload.http_probe("/readyz", "http", period=1, failure_threshold=_start_budget_seconds(args))
                 if args.wait_for_store
                 else workload.startup_probe("/startupz", "http", budget_seconds=60)
             ),
@@ -162,10 +159,17 @@ def _public_url(service: k8s.core.v1.Service, args: WebFrontendArgs) -> pulumi.O
 OWN_ROLLOUT_SECONDS = 120
 
 
+def _start_budget_seconds(args: WebFrontendArgs) -> int:
+    """While web's start waits for GridDB: GridDB's wait plus web's own start. One bound for both
+    the kubelet (the startup probe's budget, at one probe a second) and Pulumi (the rollout's
+    wait), so a GridDB that takes long to start is waited for, not fought with restarts."""
+    return args.store_wait_seconds + OWN_ROLLOUT_SECONDS
+
+
 def _rollout_wait(args: WebFrontendArgs) -> pulumi.ResourceOptions:
-    """pulumi-kubernetes' default wait (10 minutes) while GridDB is parked; GridDB's wait plus
-    web's own start while web's startup waits for GridDB."""
+    """pulumi-kubernetes' default wait (10 minutes) while GridDB is parked; the start budget
+    while web's startup waits for GridDB."""
     if not args.wait_for_store:
         return pulumi.ResourceOptions()
-    seconds = f"{args.store_wait_seconds + OWN_ROLLOUT_SECONDS}s"
+    seconds = f"{_start_budget_seconds(args)}s"
     return pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=seconds, update=seconds))

@@ -135,8 +135,11 @@ def test_griddb_wait_seconds_sets_both_waits():
     annotations = run.kube("PersistentVolumeClaim", "griddb-data").inputs["metadata"]["annotations"]
     assert annotations["pulumi.com/timeoutSeconds"] == "45"
     assert run.kube("StatefulSet", "griddb").custom_timeouts == {"create": "45s", "update": "45s"}
-    # web's startup waits for GridDB: its rollout's wait is GridDB's plus its own start.
+    # web's startup waits for GridDB: its rollout's wait is GridDB's plus its own start, and the
+    # kubelet's budget for that start the same (one probe a second).
     assert run.kube("Deployment", "web").custom_timeouts == {"create": "165s", "update": "165s"}
+    startup = container(run, "web")["startupProbe"]
+    assert startup["periodSeconds"] == 1 and startup["failureThreshold"] == 165
     # Its Service waits only for its address, not for web's pods: the default bound.
     assert run.kube("Service", "web").custom_timeouts == {}
 
@@ -557,8 +560,10 @@ def test_web_starts_only_once_it_reached_griddb_while_griddb_runs(any_run):
     web = container(any_run, "web")
     startup = web["startupProbe"]
     assert startup["httpGet"] == {"path": "/readyz", "port": "http"}
-    # As long as Pulumi waits for the rollout (10 minutes) before the kubelet gives up on it.
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+    # The kubelet gives up on the start exactly when Pulumi gives up on the rollout: GridDB's
+    # wait (griddbWaitSeconds, default 600) plus web's own start.
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 600 + 120
+    assert any_run.kube("Deployment", "web").custom_timeouts == {"create": "720s", "update": "720s"}
     assert startup["periodSeconds"] <= 2  # noticed within a couple of seconds
     assert web["readinessProbe"]["httpGet"]["path"] == web["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
