@@ -128,13 +128,26 @@ def build_and_push(env: dict, workdir: Path, service: str, base: str) -> str:
     return next(d for d in out if d.startswith(f"127.0.0.1:5000/{service}@"))
 
 
+def _private_pem(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode()
+
+
+def _public_pem(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def real_secrets() -> dict[str, str]:
-    """What the program's generated secrets would hold."""
-    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()).decode()
+    """What the program's generated secrets would hold: every key of the auth signing Secret
+    (the signing key, the next key's public half, a previous key after a rotation) real, since
+    auth refuses to start on anything that is not a PEM key."""
+    signing, following, previous = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     password = secrets.token_urlsafe(16)
     accounts = json.dumps({"demo": bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()})
-    return {"private.pem": key, "accounts.json": accounts, "password": secrets.token_hex(16)}
+    return {"private.pem": _private_pem(signing), "next.pub.pem": _public_pem(following),
+            "previous.pub.pem": _public_pem(previous), "accounts.json": accounts,
+            "password": secrets.token_hex(16)}
 
 
 def manifests(images: dict[str, str], values: dict[str, str]) -> str:
@@ -147,6 +160,9 @@ def manifests(images: dict[str, str], values: dict[str, str]) -> str:
         obj["metadata"]["name"] = resource.outputs["metadata"]["name"]
         if obj["kind"] == "Secret":
             obj["stringData"] = {k: values.get(k, v) for k, v in obj["stringData"].items()}
+            mocked = [k for k, v in obj["stringData"].items() if str(v).startswith("mock-") and k not in values]
+            if mocked:  # a new generated secret the kubectl side would hand over as a placeholder
+                sys.exit(f"bench: no real value for Secret {obj['metadata']['name']} keys {mocked}")
         for pod in [obj["spec"]["template"]["spec"]] if obj["kind"] in ("Deployment", "StatefulSet") else []:
             for c in pod["containers"] + pod.get("initContainers", []):
                 service = obj["metadata"]["name"]
