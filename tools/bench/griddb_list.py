@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services" / "web"))
 
 from web.griddb_store import GridDBStore  # noqa: E402
+from web.serve import leave  # noqa: E402
 
 GRIDDB_ENV = ("GRIDDB_NOTIFICATION_MEMBER", "GRIDDB_CLUSTER_NAME", "GRIDDB_USERNAME", "GRIDDB_PASSWORD")
 
@@ -77,7 +78,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    # Not sys.exit: JPype's JVM shutdown waits for the Java client's threads (web leaves the same way).
-    os._exit(code)
+    # As web leaves: not through JPype's JVM shutdown, which waits for the Java client's threads.
+    leave(main())

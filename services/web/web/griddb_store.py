@@ -52,6 +52,11 @@ def _classpath() -> list[str]:
     return jars
 
 
+def _from_millis(ms: int) -> datetime:
+    """A TIMESTAMP column's Unix milliseconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
 def tql_string(value: str) -> str:
     """A TQL string literal: single quotes, an embedded quote doubled."""
     return "'" + value.replace("'", "''") + "'"
@@ -228,7 +233,7 @@ class GridDBStore:
         ms = int(row.getTimestamp(4).getTime())
         return Todo(id=str(row.getString(0)), owner=str(row.getString(1)),
                     title=str(row.getString(2)), done=bool(row.getBool(3)),
-                    created_at=datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+                    created_at=_from_millis(ms))
 
     def _fetch_rows(self, query) -> list:
         """[id, title, done, created_at ms] per row: one JPype call and one string for the whole
@@ -338,8 +343,7 @@ class GridDBStore:
                 rows = self._fetch_rows(q)
             finally:
                 q.close()
-            return [Todo(id=todo_id, owner=owner, title=title, done=done,
-                         created_at=datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+            return [Todo(id=todo_id, owner=owner, title=title, done=done, created_at=_from_millis(ms))
                     for todo_id, title, done, ms in rows]
         return self._call(run)
 
