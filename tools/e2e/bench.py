@@ -45,6 +45,8 @@ PULUMI_NS, KUBECTL_NS = "griddb-todo-bench", "griddb-todo-bench-kubectl"
 # Its own namespace, volume and port, so it never touches the e2e tests' stack.
 BENCH_CONFIG = {"namespace": PULUMI_NS, "griddbHostPath": "/var/lib/griddb-todo-e2e/bench-data",
                 "webPort": "8081", "protectData": "false"}
+KUBECTL_HOST_PATH = "/var/lib/griddb-todo-e2e/bench-kubectl-data"
+GRIDDB_UID = 10001  # the GridDB container's user (docs/interfaces.md)
 GRIDDB_IMAGE = os.environ.get("E2E_GRIDDB_IMAGE", "")
 if GRIDDB_IMAGE:  # as tests/e2e does: the node runs, built on the local GridDB image
     BENCH_CONFIG.update(griddbReplicas="1", griddbBaseImage=GRIDDB_IMAGE)
@@ -75,6 +77,20 @@ def timed(env: dict, cwd: Path, *commands: list[str]) -> float:
 def touch_web(workdir: Path, run: int) -> None:
     style = workdir / "services" / "web" / "web" / "static" / "style.css"
     style.write_text(style.read_text() + f"\n/* bench change {run} {time.time()} */\n")
+
+
+def fresh_start(env: dict) -> None:
+    """Remove what an aborted earlier run left: its namespaces (the kubectl side's Secrets are
+    immutable, so a second apply over them fails), the hostPath volumes reserved for their claims,
+    and the volumes' data. Then hand each data directory to GridDB's user, as README "Prepare k3s"
+    asks of a dev user: GridDB runs as 10001 and could not write a directory the kubelet made."""
+    for namespace in (PULUMI_NS, KUBECTL_NS):
+        timed(env, ROOT, ["kubectl", "delete", "namespace", namespace, "--ignore-not-found", "--wait=true"],
+              ["kubectl", "delete", "persistentvolume", f"{namespace}-griddb-data", "--ignore-not-found", "--wait=true"])
+    for host_path in (Path(BENCH_CONFIG["griddbHostPath"]), Path(KUBECTL_HOST_PATH)):
+        shutil.rmtree(host_path, ignore_errors=True)
+        host_path.mkdir(mode=0o750, parents=True)
+        os.chown(host_path, GRIDDB_UID, GRIDDB_UID)
 
 
 # --- the Pulumi side -------------------------------------------------------------------------
@@ -152,7 +168,7 @@ def real_secrets() -> dict[str, str]:
 
 def manifests(images: dict[str, str], values: dict[str, str]) -> str:
     overrides = {**BENCH_CONFIG, "namespace": KUBECTL_NS, "webPort": "8082",
-                 "griddbHostPath": "/var/lib/griddb-todo-e2e/bench-kubectl-data"}
+                 "griddbHostPath": KUBECTL_HOST_PATH}
     run = harness.run_program("e2e", overrides)
     documents = []
     for resource in run.k8s_objects():
@@ -204,6 +220,8 @@ def main() -> None:
     arguments = parser.parse_args()
     runs = arguments.runs
     env = environment()
+    print("removing what an earlier run left ...", flush=True)
+    fresh_start(env)
     e2e = yaml.safe_load((ROOT / "Pulumi.e2e.yaml").read_text())["config"]
     base = e2e["griddb-todo:pythonBaseImage"]
     with tempfile.TemporaryDirectory(prefix="griddb-todo-bench-") as tmp:
