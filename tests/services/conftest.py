@@ -47,16 +47,13 @@ def griddb_classpath():
     given = os.environ.get("CLASSPATH", "")
     if "gridstore" in given:
         return given
-    docker = ROOT / "services/web/docker"
-    dest = ROOT / "build" / "griddb-jars"
-    if not list(dest.glob("gridstore-*.jar")):
-        r = subprocess.run([sys.executable, str(docker / "fetch_jars.py"), str(docker / "jars.lock"), str(dest)],
-                           capture_output=True, text=True, timeout=180)
-        if r.returncode != 0:
-            pytest.skip(f"cannot fetch the GridDB client jars: {r.stderr.strip()[-200:]}")
-    subprocess.run([sys.executable, str(docker / "build_rows_jar.py"), str(ROOT / "services/web/java-src"), str(dest)],
-                   check=True, timeout=180)
-    cp = str(dest / "*")
+    prepare = ROOT / "services/web/docker/prepare_jars.py"
+    r = subprocess.run([sys.executable, str(prepare), str(ROOT / "build" / "griddb-jars")],
+                       capture_output=True, text=True, timeout=400)
+    if r.returncode == 3:  # prepare_jars.CANNOT_FETCH: no Maven Central here
+        pytest.skip(f"cannot fetch the GridDB client jars: {r.stderr.strip()[-200:]}")
+    assert r.returncode == 0, f"prepare_jars.py failed:\n{r.stderr[-2000:]}"
+    cp = r.stdout.strip()
     os.environ["CLASSPATH"] = cp
     return cp
 

@@ -5,8 +5,8 @@
 
 Prints p50/p99 of a whole list (query, fetch, rows into Todos) and of the query's round trip
 alone (query and fetch, no row read), and the process CPU time per list (Java's threads
-included). The jars: as for tools/bench/api (the gridstore jars plus web's row reader,
-services/web/docker/build_rows_jar.py). Uses a container of its own, dropped at the end.
+included). The jars: `services/web/docker/prepare_jars.py build/griddb-jars` (the gridstore jars plus
+web's row reader). Uses a container of its own, dropped at the end.
 """
 
 from __future__ import annotations
