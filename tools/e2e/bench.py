@@ -11,7 +11,8 @@ each Pulumi step where its time went (tools/e2e/eventlog.py: phases, the slowest
 the critical path, from the engine's event log).
 With E2E_GRIDDB_IMAGE set (a local GridDB image), GridDB runs on both sides and its rollout is
 part of every wait.
-Usage: tools/e2e/bench [--runs N] [--record DIR]   (DIR keeps each step's event log and state)
+Usage: tools/e2e/bench [--runs N] [--record DIR] [--pulumi-log]
+  (DIR keeps each step's event log and state; --pulumi-log adds the CLI's verbose log to it)
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ GRIDDB_IMAGE = os.environ.get("E2E_GRIDDB_IMAGE", "")
 if GRIDDB_IMAGE:  # as tests/e2e does: the node runs, built on the local GridDB image
     BENCH_CONFIG.update(griddbReplicas="1", griddbBaseImage=GRIDDB_IMAGE)
 SERVICES = ("auth", "web", "griddb") if GRIDDB_IMAGE else ("auth", "web")
+PULUMI_LOG = False  # --pulumi-log
 
 
 def environment() -> dict[str, str]:
@@ -65,10 +67,12 @@ def environment() -> dict[str, str]:
     return env
 
 
-def timed(env: dict, cwd: Path, *commands: list[str]) -> float:
+def timed(env: dict, cwd: Path, *commands: list[str], stderr_to: Path | None = None) -> float:
     started = time.monotonic()
     for command in commands:
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        if stderr_to is not None:
+            stderr_to.write_text(result.stderr)
         if result.returncode != 0:
             sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}\n{result.stdout[-2000:]}")
     return time.monotonic() - started
@@ -102,8 +106,12 @@ def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record:
     log.unlink(missing_ok=True)
     started = time.monotonic()
     # --event-log exists only with PULUMI_DEBUG_COMMANDS set (pulumi 3.274's up and preview).
+    # With --pulumi-log, the CLI's own verbose log (timestamped) is kept too: it shows what the
+    # time before the engine's first event is spent on. It costs time itself, so it is off by default.
+    verbose = ["--logtostderr", "-v=7"] if PULUMI_LOG else []
     with eventlog.EventLogTail(log, started) as tail:
-        seconds = timed({**env, "PULUMI_DEBUG_COMMANDS": "true"}, workdir, [*command, "--event-log", str(log)])
+        seconds = timed({**env, "PULUMI_DEBUG_COMMANDS": "true"}, workdir, [*command, "--event-log", str(log), *verbose],
+                        stderr_to=record / f"{label}.pulumi.log" if PULUMI_LOG else None)
     state = subprocess.run(["pulumi", "stack", "export", "--stack", "bench"], cwd=workdir, env=env,
                            capture_output=True, text=True, check=True).stdout
     (record / f"{label}.state.json").write_text(state)
@@ -217,7 +225,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1, help="repeat each side N times and report the median")
     parser.add_argument("--record", type=Path, help="keep each Pulumi step's event log and state here")
+    parser.add_argument("--pulumi-log", action="store_true",
+                        help="keep each Pulumi step's verbose CLI log (-v=7) beside its event log")
     arguments = parser.parse_args()
+    global PULUMI_LOG
+    PULUMI_LOG = arguments.pulumi_log
     runs = arguments.runs
     env = environment()
     print("removing what an earlier run left ...", flush=True)
