@@ -6,6 +6,7 @@ store's; the shared checks must turn everything it could refuse into a 4xx first
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 import uuid
@@ -13,7 +14,9 @@ import uuid
 import pytest
 
 LIVE_ENV = ("GRIDDB_NOTIFICATION_MEMBER", "GRIDDB_CLUSTER_NAME", "GRIDDB_USERNAME", "GRIDDB_PASSWORD")
-if any(not os.environ.get(k) for k in LIVE_ENV) or "gridstore" not in os.environ.get("CLASSPATH", ""):
+# A CLASSPATH as prepare_jars.py prints it (DIR/*) names the jar only through its wildcard.
+CLASSPATH_JARS = [jar for entry in os.environ.get("CLASSPATH", "").split(os.pathsep) if entry for jar in glob.glob(entry)]
+if any(not os.environ.get(k) for k in LIVE_ENV) or not any("gridstore" in jar for jar in CLASSPATH_JARS):
     pytest.skip("no live GridDB (GRIDDB_* and a CLASSPATH naming the gridstore jar)", allow_module_level=True)
 
 import jwt  # noqa: E402
