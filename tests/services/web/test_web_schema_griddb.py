@@ -6,17 +6,16 @@ store's; the shared checks must turn everything it could refuse into a 4xx first
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 import uuid
 
 import pytest
+from web.griddb_store import _classpath
 
 LIVE_ENV = ("GRIDDB_NOTIFICATION_MEMBER", "GRIDDB_CLUSTER_NAME", "GRIDDB_USERNAME", "GRIDDB_PASSWORD")
-# A CLASSPATH as prepare_jars.py prints it (DIR/*) names the jar only through its wildcard.
-CLASSPATH_JARS = [jar for entry in os.environ.get("CLASSPATH", "").split(os.pathsep) if entry for jar in glob.glob(entry)]
-if any(not os.environ.get(k) for k in LIVE_ENV) or not any("gridstore" in jar for jar in CLASSPATH_JARS):
+# The jars as the store itself reads CLASSPATH (DIR/* too, as prepare_jars.py prints it).
+if any(not os.environ.get(k) for k in LIVE_ENV) or not any("gridstore" in jar for jar in _classpath()):
     pytest.skip("no live GridDB (GRIDDB_* and a CLASSPATH naming the gridstore jar)", allow_module_level=True)
 
 import jwt  # noqa: E402
