@@ -53,7 +53,6 @@ GRIDDB_IMAGE = os.environ.get("E2E_GRIDDB_IMAGE", "")
 if GRIDDB_IMAGE:  # as tests/e2e does: the node runs, built on the local GridDB image
     BENCH_CONFIG.update(griddbReplicas="1", griddbBaseImage=GRIDDB_IMAGE)
 SERVICES = ("auth", "web", "griddb") if GRIDDB_IMAGE else ("auth", "web")
-PULUMI_LOG = False  # --pulumi-log
 
 
 def environment() -> dict[str, str]:
@@ -100,7 +99,8 @@ def fresh_start(env: dict) -> None:
 
 # --- the Pulumi side -------------------------------------------------------------------------
 
-def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record: Path) -> float:
+def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record: Path,
+                pulumi_log: bool) -> float:
     """Run one timed Pulumi command with the engine's event log on, and print where its time went."""
     label = step.replace(" ", "-")
     log = record / f"{label}.events.jsonl"
@@ -109,10 +109,10 @@ def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record:
     # --event-log exists only with PULUMI_DEBUG_COMMANDS set (pulumi 3.274's up and preview).
     # With --pulumi-log, the CLI's own verbose log (timestamped) is kept too: it shows what the
     # time before the engine's first event is spent on. It costs time itself, so it is off by default.
-    verbose = ["--logtostderr", "-v=7"] if PULUMI_LOG else []
+    verbose = ["--logtostderr", "-v=7"] if pulumi_log else []
     with eventlog.EventLogTail(log, started) as tail:
         seconds = timed({**env, "PULUMI_DEBUG_COMMANDS": "true"}, workdir, [*command, "--event-log", str(log), *verbose],
-                        stderr_to=record / f"{label}.pulumi.log" if PULUMI_LOG else None)
+                        stderr_to=record / f"{label}.pulumi.log" if pulumi_log else None)
     state = subprocess.run(["pulumi", "stack", "export", "--stack", "bench"], cwd=workdir, env=env,
                            capture_output=True, text=True, check=True).stdout
     (record / f"{label}.state.json").write_text(state)
@@ -122,19 +122,19 @@ def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record:
     return seconds
 
 
-def pulumi_side(env: dict, workdir: Path, run: int, record: Path) -> dict[str, float]:
+def pulumi_side(env: dict, workdir: Path, run: int, record: Path, pulumi_log: bool) -> dict[str, float]:
     stack = ["--stack", "bench", "--non-interactive"]
     timed(env, workdir, ["pulumi", "stack", "select", "--create", *stack])
     record = record / f"run-{run + 1}"
     record.mkdir(parents=True, exist_ok=True)
     up = ["pulumi", "up", "--yes", "--skip-preview", *stack]
     results = {
-        "cold deploy": pulumi_step(env, workdir, "cold deploy", up, record),
+        "cold deploy": pulumi_step(env, workdir, "cold deploy", up, record, pulumi_log),
         "no-change check": pulumi_step(env, workdir, "no-change check",
-                                       ["pulumi", "preview", "--expect-no-changes", *stack], record),
+                                       ["pulumi", "preview", "--expect-no-changes", *stack], record, pulumi_log),
     }
     touch_web(workdir, run)
-    results["web change rolled out"] = pulumi_step(env, workdir, "web change rolled out", up, record)
+    results["web change rolled out"] = pulumi_step(env, workdir, "web change rolled out", up, record, pulumi_log)
     timed(env, workdir, ["pulumi", "destroy", "--yes", "--skip-preview", *stack],
           # --preserve-config: the next run's stack uses Pulumi.bench.yaml again (stack rm deletes it).
           ["pulumi", "stack", "rm", "--yes", "--preserve-config", *stack])
@@ -223,11 +223,8 @@ def kubectl_side(env: dict, workdir: Path, run: int, base: str) -> dict[str, flo
 
 
 def main() -> None:
-    # A job started in the background by a non-interactive shell (`cmd &` in a script, as ours were) has
-    # SIGINT ignored, and an ignored signal stays ignored across exec: the Pulumi CLI then stops its
-    # Python language host with SIGINT in vain and waits its 5 s grace before killing it, before
-    # every update and preview (measured: the engine's first event at 6.2-6.4 s instead of 1.5-3 s).
-    # Any handler of ours is reset to the default on exec, so Pulumi's children can be interrupted.
+    # Pulumi's children must hear SIGINT even when the bench runs as a background job: see the
+    # same line in tests/e2e/conftest.py (without it, 5 s more per Pulumi command).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1, help="repeat each side N times and report the median")
@@ -235,8 +232,6 @@ def main() -> None:
     parser.add_argument("--pulumi-log", action="store_true",
                         help="keep each Pulumi step's verbose CLI log (-v=7) beside its event log")
     arguments = parser.parse_args()
-    global PULUMI_LOG
-    PULUMI_LOG = arguments.pulumi_log
     runs = arguments.runs
     env = environment()
     print("removing what an earlier run left ...", flush=True)
@@ -261,7 +256,7 @@ def main() -> None:
         pulumi_runs, kubectl_runs = [], []
         for run in range(runs):
             print(f"run {run + 1}/{runs}: pulumi ...", flush=True)
-            pulumi_runs.append(pulumi_side(env, workdir, run, record))
+            pulumi_runs.append(pulumi_side(env, workdir, run, record, arguments.pulumi_log))
             print(f"run {run + 1}/{runs}: kubectl ...", flush=True)
             kubectl_runs.append(kubectl_side(env, workdir, run, base))
     print(f"\n{'step':<24}{'pulumi s':>10}{'kubectl s':>11}{'ratio':>8}   (median of {runs}; "
