@@ -5,8 +5,8 @@
 The one recipe for the tests (tests/services/conftest.py) and tools/bench/api: the client jars
 of jars.lock, fetched once (fetch_jars.py, sha256-checked), then web's own row reader compiled
 anew from services/web/java-src (build_rows_jar.py), as the image's stages do.
-Only the CLASSPATH goes to stdout (the steps' own output goes to stderr). Exits 3 when the jars cannot be fetched (no Maven Central), so a caller can tell that apart
-from a failed build.
+Only the CLASSPATH goes to stdout (the steps' own output goes to stderr). Exits 3 when the jars
+cannot be fetched (no Maven Central), so a caller can tell that apart from a failed build.
 """
 
 import subprocess
