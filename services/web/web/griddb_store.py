@@ -259,11 +259,31 @@ class GridDBStore:
 
     # ---- caller side ------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], *, check_ready: bool = True) -> T:
+        """Run `fn` on a worker and wait for it. Two limits of op_timeout each, told apart:
+        - the wait for a free worker: a request still queued then is refused as "busy" and
+          never runs; the connection is fine, there is only more work than workers;
+        - the operation itself, from when a worker started it: past that GridDB is taken for
+          hung, and the connection is dropped and made again.
+        One timeout for both turned an overload into an outage: requests that had only queued
+        "timed out", every one of them dropped the connection, and the API answered 503 to all
+        until the reconnect."""
         if check_ready and not self._ready.is_set():
             raise StoreUnavailable(self.last_error or "not connected yet", "not_connected")
-        future = self._executor.submit(fn)
+        started: list[float] = []
+
+        def run() -> T:
+            started.append(time.monotonic())
+            return fn()
+        future = self._executor.submit(run)
         try:
-            return future.result(timeout=self.op_timeout)
+            try:
+                return future.result(timeout=self.op_timeout)
+            except FutureTimeout:
+                if future.cancel():
+                    raise StoreUnavailable("no GridDB worker free in time", "busy") from None
+            # Running (started is set once a worker took it): it gets its own op_timeout.
+            running_for = time.monotonic() - started[0] if started else 0.0
+            return future.result(timeout=max(0.0, self.op_timeout - running_for))
         except FutureTimeout:
             self._lost("operation timed out")
             raise StoreUnavailable("GridDB operation timed out", "timeout") from None

@@ -15,7 +15,7 @@ from .store import StoreUnavailable, Todo, TodoStore
 from .tokens import REJECTION_REASONS
 
 STORE_OPERATIONS = ("list", "create", "update", "delete")
-STORE_ERROR_REASONS = ("not_connected", "timeout", "failed")
+STORE_ERROR_REASONS = ("not_connected", "busy", "timeout", "failed")
 # GridDB answers in about a millisecond on the same node; its client gives up after op_timeout
 # (10 s): buckets from 1 ms to that.
 STORE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -37,7 +37,7 @@ class WebMetrics:
         self.store_errors = Counter(
             "griddb_operation_errors",
             "Todo-store operations that failed because GridDB was unavailable (the API answered "
-            "503), by operation and reason: not_connected, timeout or failed.",
+            "503), by operation and reason: not_connected, busy, timeout or failed.",
             ["operation", "reason"], registry=self.registry)
         self.token_rejections = Counter(
             "web_token_rejections",

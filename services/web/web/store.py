@@ -17,7 +17,8 @@ class StoreUnavailable(Exception):
     """The backing database cannot be reached right now (the API answers 503).
 
     `reason` is one of a few fixed words (a metric label): "not_connected" (no connection
-    yet, or it was lost), "timeout" (the operation took too long), "failed" (the database
+    yet, or it was lost), "busy" (every connection was busy with other requests for too long;
+    the connection is kept), "timeout" (the operation took too long), "failed" (the database
     refused or broke off the operation)."""
 
     def __init__(self, message: str, reason: str = "failed"):

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from web.app import STORE_DOWN, create_app
 from web.griddb_store import GridDBStore
 from web.settings import Settings
+from web.store import StoreUnavailable
 from web.tokens import TokenVerifier
 
 OP_TIMEOUT = 1.0
@@ -213,6 +214,43 @@ def test_a_node_that_never_answers_gives_503_within_the_operation_timeout(rig):
     assert client.get("/healthz").status_code == 200
     node.hang_seconds = 0
     assert wait_until(lambda: client.get("/api/todos", headers=auth).status_code == 200, timeout=10)
+
+
+def test_an_overload_refuses_what_queued_too_long_and_keeps_the_connection():
+    """More requests than workers: the node answers every one, slowly (0.6 of the operation
+    timeout). The one that waits behind two others for a free worker longer than the timeout is
+    refused as busy without ever running; the one that started within the timeout gets its own
+    timeout from its start and succeeds; the connection is neither dropped nor made again. (One
+    timeout over queue and run together called the second one hung, dropped the connection and
+    answered 503 to everyone until the reconnect: an overload became an outage.)"""
+    node = FakeNode()
+    store = StoreOnFakeNode(node, op_timeout=2.0, check_interval=60, workers=1)
+    try:
+        assert store.wait_ready(5)
+        attempts = store.connect_attempts
+        node.hang_seconds = 1.2
+        outcomes: dict[int, object] = {}
+
+        def call(n: int) -> None:
+            try:
+                outcomes[n] = store.list("alice")
+            except StoreUnavailable as exc:
+                outcomes[n] = exc.reason
+
+        threads = []
+        for n in range(3):  # queued in this order: runs 0-1.2 s, 1.2-2.4 s, never
+            threads.append(threading.Thread(target=call, args=(n,)))
+            threads[-1].start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join(10)
+        assert outcomes == {0: [], 1: [], 2: "busy"}
+        assert store.ready(), "an overload is not a lost connection"
+        assert store.connect_attempts == attempts
+        node.hang_seconds = 0
+        assert store.list("alice") == []
+    finally:
+        store.close()
 
 
 def test_closing_the_store_is_bounded_even_with_a_stuck_worker():

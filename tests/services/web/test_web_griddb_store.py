@@ -196,7 +196,7 @@ def test_each_griddb_failure_is_counted_with_its_reason():
     """The reasons web's griddb_operation_errors_total carries (no JVM needed: the Java side
     is never reached, or replaced)."""
     from web.griddb_store import GridDBStore
-    from web.metrics import WebMetrics
+    from web.metrics import STORE_ERROR_REASONS, WebMetrics
 
     store = GridDBStore("h:1", "c", "u", "p", start=False, op_timeout=0.2)
     metrics = WebMetrics()
@@ -228,7 +228,7 @@ def test_each_griddb_failure_is_counted_with_its_reason():
         assert sum(metrics.registry.get_sample_value("griddb_operation_errors_total",
                                                      {"operation": op, "reason": reason})
                    for op in ("list", "create", "update", "delete")
-                   for reason in ("not_connected", "timeout", "failed")) == 3
+                   for reason in STORE_ERROR_REASONS) == 3
     finally:
         store.close()
 
