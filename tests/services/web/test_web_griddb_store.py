@@ -196,7 +196,7 @@ def test_each_griddb_failure_is_counted_with_its_reason():
     """The reasons web's griddb_operation_errors_total carries (no JVM needed: the Java side
     is never reached, or replaced)."""
     from web.griddb_store import GridDBStore
-    from web.metrics import STORE_ERROR_REASONS, WebMetrics
+    from web.metrics import STORE_ERROR_REASONS, STORE_OPERATIONS, WebMetrics
 
     store = GridDBStore("h:1", "c", "u", "p", start=False, op_timeout=0.2)
     metrics = WebMetrics()
@@ -227,7 +227,7 @@ def test_each_griddb_failure_is_counted_with_its_reason():
         assert errors("list", "failed") == 1
         assert sum(metrics.registry.get_sample_value("griddb_operation_errors_total",
                                                      {"operation": op, "reason": reason})
-                   for op in ("list", "create", "update", "delete")
+                   for op in STORE_OPERATIONS
                    for reason in STORE_ERROR_REASONS) == 3
     finally:
         store.close()
