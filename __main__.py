@@ -142,6 +142,7 @@ web = WebFrontend(
         service_type=settings.web.service_type,
         port=settings.web.port,
         node_port=settings.web.node_port,
+        cpu_millicores=settings.web.cpu_millicores,
         auth_url=auth.url,
         issuer=TOKEN_ISSUER,
         audience=TOKEN_AUDIENCE,

@@ -47,6 +47,8 @@ class WebFrontendArgs:
     # cannot end before GridDB's, so `up` waits that long plus web's own start, and no longer: a
     # GridDB that never comes (a claim that cannot bind) fails `up` in that time, not in 10 minutes.
     store_wait_seconds: int = 600
+    # Each pod's CPU request in millicores (webCpuMillicores); the limit is one core.
+    cpu_millicores: int = 100
 
 
 class WebFrontend(pulumi.ComponentResource):
@@ -81,7 +83,7 @@ class WebFrontend(pulumi.ComponentResource):
             volume_mounts=[tmp_mount],
             security_context=workload.container_security_context(),
             # The GridDB client runs in a JVM (JPype): memory is sized for it.
-            resources=workload.resources("100m", "384Mi", "1", "768Mi"),
+            resources=workload.resources(f"{args.cpu_millicores}m", "384Mi", "1", "768Mi"),
             # Both on /healthz: web serves the UI and login while GridDB is away (the todo API
             # answers 503), so it stays in the Service.
             readiness_probe=workload.http_probe("/healthz", "http", period=5),

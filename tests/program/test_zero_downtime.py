@@ -70,16 +70,26 @@ def test_replica_counts_are_stack_settings():
     assert set(budgets(run)) == {"auth"}
 
 
+def test_web_cpu_request_is_a_stack_setting_and_the_limit_stays_one_core():
+    # The request is what a busy node promises web (README, Performance: its CPU per request).
+    assert container(run_program("dev"), "web")["resources"]["requests"]["cpu"] == "100m"
+    web = container(run_program("dev", {"webCpuMillicores": 350}), "web")
+    assert web["resources"]["requests"]["cpu"] == "350m"
+    assert web["resources"]["limits"]["cpu"] == "1"
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
+        ({"webCpuMillicores": 1001}, "griddb-todo:webCpuMillicores = 1001: must be from 10 to 1000"),
+        ({"webCpuMillicores": "half"}, "griddb-todo:webCpuMillicores = 'half': must be a whole number from 10 to 1000"),
         ({"webReplicas": 21}, "griddb-todo:webReplicas = 21: must be from 0 to 20"),
         ({"authReplicas": -1}, "griddb-todo:authReplicas = -1: must be from 0 to 20"),
         ({"authReplicas": "two"}, "griddb-todo:authReplicas = 'two': must be a whole number from 0 to 20"),
         ({"signingKeyGeneration": 0}, "griddb-todo:signingKeyGeneration = 0: must be from 1 to 1000000"),
     ],
 )
-def test_bad_replicas_and_key_generations_are_rejected(overrides, expected):
+def test_bad_replicas_cpu_requests_and_key_generations_are_rejected(overrides, expected):
     with pytest.raises(ProgramFailed) as raised:
         run_program("dev", overrides)
     assert raised.value.registered == []
