@@ -8,7 +8,8 @@ The kubectl side applies the very objects the program produces (rendered by the 
 tests' mocks harness), with real images and real keys, in a namespace of its own, so both sides
 do the same work. Needs `tools/e2e/up` first. Prints seconds per step and the ratio, and for
 each Pulumi step where its time went (tools/e2e/eventlog.py: phases, the slowest resources and
-the critical path, from the engine's event log).
+the critical path, from the engine's event log; with --pulumi-log also tools/e2e/clilog.py: the
+language host's calls, the program's start, each plugin's start and Configure, from the CLI's log).
 With E2E_GRIDDB_IMAGE set (a local GridDB image), GridDB runs on both sides and its rollout is
 part of every wait.
 Usage: tools/e2e/bench [--runs N] [--record DIR] [--pulumi-log]
@@ -38,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "program"))
 sys.path.insert(0, str(ROOT / "tools" / "e2e"))
+import clilog  # noqa: E402
 import eventlog  # noqa: E402
 import harness  # noqa: E402
 
@@ -105,7 +107,7 @@ def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record:
     label = step.replace(" ", "-")
     log = record / f"{label}.events.jsonl"
     log.unlink(missing_ok=True)
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     # --event-log exists only with PULUMI_DEBUG_COMMANDS set (pulumi 3.274's up and preview).
     # With --pulumi-log, the CLI's own verbose log (timestamped) is kept too: it shows what the
     # time before the engine's first event is spent on. It costs time itself, so it is off by default.
@@ -119,6 +121,8 @@ def pulumi_step(env: dict, workdir: Path, step: str, command: list[str], record:
     stamped = record / f"{label}.stamped.jsonl"
     stamped.write_text("".join(json.dumps({"at": round(e.at, 3), "event": e.event}) + "\n" for e in tail.events))
     print(eventlog.report(step, tail.events, seconds, eventlog.dependencies_from_state(json.loads(state))), flush=True)
+    if pulumi_log:  # what ran outside the steps: language host, program start, plugin starts, Configure
+        print(clilog.report(clilog.spans(clilog.read(record / f"{label}.pulumi.log")), started_wall), flush=True)
     return seconds
 
 
@@ -265,7 +269,6 @@ def main() -> None:
         p = statistics.median(r[step] for r in pulumi_runs)
         k = statistics.median(r[step] for r in kubectl_runs)
         print(f"{step:<24}{p:>10.1f}{k:>11.1f}{p / k:>8.2f}")
-
 
 if __name__ == "__main__":
     main()

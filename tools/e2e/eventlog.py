@@ -55,7 +55,7 @@ class Span:
 class Phases:
     """The command's wall time cut where the engine's events show a change of work."""
 
-    first_event: float       # CLI start, backend and stack loaded: the prelude event
+    first_event: float       # CLI start, stack loaded, the language host's required plugins: the prelude event
     first_resource: float    # plus program start (imports) and plugin start: the first step
     last_resource: float     # the last resource's step finished
     summary: Optional[float]  # the summary event (None when the command failed first)
@@ -208,7 +208,7 @@ def report(title: str, events: list[Stamped], exit_at: float, dependencies: dict
     lines = [f"--- {title}: {exit_at:.1f} s"]
     summary = f"{cut.summary:.1f}" if cut.summary is not None else "-"
     lines.append(
-        f"  phases: CLI+backend {cut.first_event:.1f} s | program start, plugins until the first step "
+        f"  phases: CLI, stack, language host's plugin query {cut.first_event:.1f} s | program start, plugins until the first step "
         f"{cut.first_resource - cut.first_event:.1f} s | steps {cut.last_resource - cut.first_resource:.1f} s | "
         f"after the last step {exit_at - cut.last_resource:.1f} s (summary at {summary} s)")
     lines.append(f"  {'start':>6} {'end':>6} {'secs':>6}  op       resource")
