@@ -269,6 +269,13 @@ def main() -> None:
         p = statistics.median(r[step] for r in pulumi_runs)
         k = statistics.median(r[step] for r in kubectl_runs)
         print(f"{step:<24}{p:>10.1f}{k:>11.1f}{p / k:>8.2f}")
+    if runs > 1:  # the spread behind each median
+        print("each run, pulumi | kubectl:")
+        for step in pulumi_runs[0]:
+            pulumi = " ".join(f"{r[step]:.1f}" for r in pulumi_runs)
+            kubectl = " ".join(f"{r[step]:.1f}" for r in kubectl_runs)
+            print(f"  {step:<22}{pulumi} | {kubectl}")
+
 
 if __name__ == "__main__":
     main()
