@@ -2,23 +2,9 @@
 that account's todos as they were: it removes exactly the todos it created, also when a run
 fails half-way. Against real auth and web processes (memory store)."""
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
 
 import httpx
 import pytest
-
-API = Path(__file__).resolve().parents[2] / "tools" / "bench" / "api"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    loader = importlib.machinery.SourceFileLoader("bench_api_deployed", str(API))
-    spec = importlib.util.spec_from_loader("bench_api_deployed", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def alice_client(base: str) -> httpx.Client:
@@ -34,11 +20,11 @@ def titles(client: httpx.Client) -> list[str]:
 OWN = ["buy milk", "griddb-todo bench run 000000000000", "call the plumber"]
 
 
-def test_a_run_removes_exactly_the_todos_it_created(bench, live_stack, tmp_path, capsys):
+def test_a_run_removes_exactly_the_todos_it_created(bench_api, live_stack, tmp_path, capsys):
     with alice_client(live_stack["web"]) as alice:
         for title in OWN:
             alice.post("/api/todos", json={"title": title}).raise_for_status()
-        results = bench.bench_deployed(live_stack["web"], "alice", "alice-pass", [], 2000, 7, tmp_path)
+        results = bench_api.bench_deployed(live_stack["web"], "alice", "alice-pass", [], 2000, 7, tmp_path)
         assert results == []
         out = capsys.readouterr().out
         assert "alice's list holds 10 todos (7 of them this run's)" in out
@@ -46,7 +32,7 @@ def test_a_run_removes_exactly_the_todos_it_created(bench, live_stack, tmp_path,
         assert titles(alice) == sorted(OWN)
 
 
-def test_a_run_that_fails_half_way_still_removes_its_todos(bench, live_stack, tmp_path, monkeypatch):
+def test_a_run_that_fails_half_way_still_removes_its_todos(bench_api, live_stack, tmp_path, monkeypatch):
     created = []
 
     def failing_runs(base, token, rates, min_requests, max_seconds, tmp, store, title):
@@ -55,26 +41,26 @@ def test_a_run_that_fails_half_way_still_removes_its_todos(bench, live_stack, tm
                 created.append(c.post("/api/todos", json={"title": title}).raise_for_status().json())
         raise RuntimeError("vegeta died")
 
-    monkeypatch.setattr(bench, "constant_rate_runs", failing_runs)
+    monkeypatch.setattr(bench_api, "constant_rate_runs", failing_runs)
     with alice_client(live_stack["web"]) as alice:
         for title in OWN:
             alice.post("/api/todos", json={"title": title}).raise_for_status()
         with pytest.raises(RuntimeError, match="vegeta died"):
-            bench.bench_deployed(live_stack["web"], "alice", "alice-pass", [200], 2000, 3, tmp_path)
+            bench_api.bench_deployed(live_stack["web"], "alice", "alice-pass", [200], 2000, 3, tmp_path)
         assert len(created) == 5
         assert titles(alice) == sorted(OWN)
 
 
-def test_a_wrong_password_stops_the_run_with_the_answer(bench, live_stack, tmp_path):
+def test_a_wrong_password_stops_the_run_with_the_answer(bench_api, live_stack, tmp_path):
     with pytest.raises(SystemExit, match="login as 'alice' .* failed: HTTP 401"):
-        bench.bench_deployed(live_stack["web"], "alice", "wrong", [200], 2000, 3, tmp_path)
+        bench_api.bench_deployed(live_stack["web"], "alice", "wrong", [200], 2000, 3, tmp_path)
 
 
 @pytest.mark.parametrize("url", ["192.0.2.2:8080", "http://node:8080/api", "ftp://node", "http://node:8080?x=1"])
-def test_url_must_be_web_address(bench, url):
+def test_url_must_be_web_address(bench_api, url):
     with pytest.raises(SystemExit, match="--url must be"):
-        bench.deployed_base(url)
+        bench_api.deployed_base(url)
 
 
-def test_url_trailing_slash_is_dropped(bench):
-    assert bench.deployed_base("http://node:8080/") == "http://node:8080"
+def test_url_trailing_slash_is_dropped(bench_api):
+    assert bench_api.deployed_base("http://node:8080/") == "http://node:8080"
