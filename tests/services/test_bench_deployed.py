@@ -64,3 +64,14 @@ def test_url_must_be_web_address(bench_api, url):
 
 def test_url_trailing_slash_is_dropped(bench_api):
     assert bench_api.deployed_base("http://node:8080/") == "http://node:8080"
+
+
+def test_a_run_that_cannot_clean_up_says_what_it_left(bench_api, live_stack, tmp_path, monkeypatch, capsys):
+    def unreachable(client, marker):
+        raise bench_api.httpx.ConnectError("web went away")
+
+    monkeypatch.setattr(bench_api, "remove_marked", unreachable)
+    with pytest.raises(bench_api.httpx.ConnectError):
+        bench_api.bench_deployed(live_stack["web"], "alice", "alice-pass", [], 2000, 2, tmp_path)
+    err = capsys.readouterr().err
+    assert "could not remove this run's todos (web went away): delete alice's todos titled 'griddb-todo bench run " in err
