@@ -2,7 +2,6 @@
 that account's todos as they were: it removes exactly the todos it created, also when a run
 fails half-way. Against real auth and web processes (memory store)."""
 
-
 import httpx
 import pytest
 
